@@ -1,0 +1,279 @@
+//! Wires the pipeline for each subcommand: checklist → plan → runner → reporters.
+//! Errors are rendered here, once.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::Parser;
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::checklist::{self, Checklist, ChecklistError, LoadOptions};
+use crate::checks::Prompter;
+use crate::cli::{self, Arguments, Command, RunArgs, UsageError};
+use crate::exit;
+use crate::plan::{self, PlanError};
+use crate::redact::Redactor;
+use crate::report::{self, RunReport};
+use crate::runner::{Event, Runner};
+use crate::settings::{OutputSettings, RunSettings};
+
+/// Everything that stops preflight before (or instead of) a run.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Checklist(#[from] ChecklistError),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("{0}")]
+    Usage(#[from] UsageError),
+    #[error("`--ack {id}` names no manual item{hint}")]
+    UnknownAck { id: String, hint: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let args = match Arguments::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::INVALID } else { exit::PASSED };
+        }
+    };
+    let output = cli::output_settings(args.color);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let code = runtime.block_on(dispatch(args.command, output));
+    // Blocking prompt readers may still wait on stdin: do not wait for them.
+    runtime.shutdown_background();
+    code
+}
+
+async fn dispatch(command: Command, output: OutputSettings) -> i32 {
+    let result = match command {
+        Command::Validate(f) => validate(&f.file, &f.vars),
+        Command::List(f) => list(&f.file, &f.vars),
+        Command::Run(r) => run(&r, output, None).await,
+        Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let text = match &e {
+                AppError::Checklist(c) => c.render(output.color),
+                other => format!("error: {other}\n"),
+            };
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            match e {
+                AppError::Other(_) => exit::FAILED,
+                _ => exit::INVALID,
+            }
+        }
+    }
+}
+
+fn load(file: &Path, vars: &[(String, String)], artifacts: Option<&Path>) -> Result<Checklist, AppError> {
+    let dir = std::path::absolute(file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .unwrap_or_default();
+    let mut builtins = vec![("checklist_dir".to_string(), dir.display().to_string())];
+    let artifacts = artifacts.map(Path::to_path_buf).unwrap_or_else(|| std::path::absolute("preflight-artifacts").unwrap_or_default());
+    builtins.push(("artifacts".to_string(), artifacts.display().to_string()));
+    let options = LoadOptions { builtins, overrides: vars.to_vec() };
+    Ok(checklist::load(file, &options)?)
+}
+
+fn validate(file: &Path, vars: &[String]) -> Result<i32, AppError> {
+    let c = load(file, &cli::parse_vars(vars)?, None)?;
+    let mut kinds: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
+    for i in &c.items {
+        *kinds.entry(i.kind).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "{}: valid: {} items ({}), {} services",
+        file.display(),
+        c.items.len(),
+        kinds.join(", "),
+        c.services.len()
+    );
+    Ok(exit::PASSED)
+}
+
+fn list(file: &Path, vars: &[String]) -> Result<i32, AppError> {
+    let c = load(file, &cli::parse_vars(vars)?, None)?;
+    let plan = plan::plan(&c, &RunSettings::default())?;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING).set_header(vec!["#", "id", "kind", "blocking", "timeout", "tags", "needs"]);
+    for (n, p) in plan.items.iter().enumerate() {
+        let needs: Vec<&str> = p.def.common.needs.iter().map(|n| n.get_ref().as_str()).collect();
+        table.add_row(vec![
+            (n + 1).to_string(),
+            p.def.id.clone(),
+            p.def.kind.to_string(),
+            if p.def.common.blocking { "yes".into() } else { "no".into() },
+            humantime::format_duration(p.timeout).to_string(),
+            p.def.common.tags.join(","),
+            needs.join(","),
+        ]);
+    }
+    println!("{table}");
+    Ok(exit::PASSED)
+}
+
+async fn run(args: &RunArgs, output: OutputSettings, deploy: Option<Vec<String>>) -> Result<i32, AppError> {
+    let settings = args.settings(output)?;
+    let checklist = load(&settings.checklist_path, &settings.vars, Some(&settings.artifacts_dir))?;
+    for id in settings.acks.by_id.keys() {
+        if !checklist.items.iter().any(|i| &i.id == id && i.kind == "manual") {
+            let manual: Vec<&str> = checklist.items.iter().filter(|i| i.kind == "manual").map(|i| i.id.as_str()).collect();
+            let hint = crate::suggest::closest(id, manual.iter().copied()).map(|s| format!(", did you mean `{s}`?")).unwrap_or_default();
+            return Err(AppError::UnknownAck { id: id.clone(), hint });
+        }
+    }
+    let plan = plan::plan(&checklist, &settings)?;
+    if let Err(e) = std::fs::create_dir_all(&settings.artifacts_dir) {
+        return Err(AppError::Other(format!("cannot create artifacts dir `{}`: {e}", settings.artifacts_dir.display())));
+    }
+
+    let settings = Arc::new(settings);
+    let redactor = Arc::new(Redactor::new(checklist.secrets.iter().map(|(_, v)| v.clone())));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let reporter = tokio::spawn(report::terminal::run(rx, output));
+    let cancel = CancellationToken::new();
+    tokio::spawn(watch_signals(cancel.clone(), tx.clone()));
+    let runner = Runner {
+        settings: settings.clone(),
+        redactor: redactor.clone(),
+        prompter: Arc::new(TerminalPrompter::new(settings.interactive)),
+        events: tx,
+        cancel: cancel.clone(),
+    };
+    let report = runner.run(&checklist, plan).await;
+    drop(runner);
+    let _ = reporter.await;
+
+    let mut code = report.exit_code();
+    if let Err(e) = write_reports(&report, &settings) {
+        eprintln!("error: {e}");
+        code = code.max(exit::FAILED);
+    }
+    let Some(deploy) = deploy else { return Ok(code) };
+    if code != exit::PASSED || cancel.is_cancelled() {
+        eprintln!("gate closed: `{}` was not run", redactor.redact(&deploy.join(" ")));
+        return Ok(code);
+    }
+    eprintln!("gate open: running `{}`", redactor.redact(&deploy.join(" ")));
+    Ok(run_deploy(&deploy, &cancel).await)
+}
+
+/// Runs the deploy command with inherited stdio; its exit status becomes ours.
+async fn run_deploy(argv: &[String], cancel: &CancellationToken) -> i32 {
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}", crate::process::spawn_error(&argv[0], &e));
+            return exit::FAILED;
+        }
+    };
+    tokio::select! {
+        status = child.wait() => match status {
+            Ok(s) => {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+            }
+            Err(e) => {
+                eprintln!("error: waiting for `{}`: {e}", argv[0]);
+                exit::FAILED
+            }
+        },
+        _ = cancel.cancelled() => {
+            let _ = child.kill().await;
+            exit::INTERRUPTED
+        }
+    }
+}
+
+fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), String> {
+    if let Some(path) = &settings.junit {
+        let xml = report::junit::render(report, path);
+        report::write_atomic(path, xml.as_bytes()).map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
+    }
+    if let Some(path) = &settings.json {
+        let json = report::json::render(report);
+        report::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let md = report::github::step_summary(report);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY: {e}"))?;
+        f.write_all(md.as_bytes()).map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY: {e}"))?;
+    }
+    if settings.output.github_annotations {
+        for line in report::github::annotations(report) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// First Ctrl-C/SIGTERM: stop the run gracefully. Second: leave at once.
+async fn watch_signals(cancel: CancellationToken, events: crate::runner::EventSender) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return;
+    };
+    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    let _ = events.send(Event::Interrupted);
+    cancel.cancel();
+    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    std::process::exit(exit::INTERRUPTED);
+}
+
+/// Asks y/N on the terminal, one question at a time.
+struct TerminalPrompter {
+    interactive: bool,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl TerminalPrompter {
+    fn new(interactive: bool) -> Self {
+        TerminalPrompter { interactive, lock: tokio::sync::Mutex::new(()) }
+    }
+}
+
+impl Prompter for TerminalPrompter {
+    fn confirm<'a>(&'a self, question: &'a str) -> BoxFuture<'a, Option<bool>> {
+        Box::pin(async move {
+            if !self.interactive {
+                return None;
+            }
+            let _guard = self.lock.lock().await;
+            let q = format!("\r\x1b[2K? {question} [y/N] ");
+            tokio::task::spawn_blocking(move || {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(q.as_bytes());
+                let _ = err.flush();
+                drop(err);
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).ok()?;
+                Some(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+            })
+            .await
+            .ok()
+            .flatten()
+        })
+    }
+}

@@ -1,0 +1,382 @@
+//! The checklist file: read, expand variables, type-check every item, validate `needs`.
+
+mod error;
+pub mod template;
+mod types;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use error::{key_path_at, ChecklistError, ChecklistErrorKind};
+pub use template::{Scope, Template};
+pub use types::{Common, Dur, ItemConfig, OneOrMany, Pattern, Program};
+
+use crate::checks::{self, Check};
+
+/// A parsed, validated checklist.
+#[derive(Debug)]
+pub struct Checklist {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub jobs: Option<usize>,
+    /// Default per-item timeout.
+    pub timeout: Option<Duration>,
+    /// Values of vars marked `secret`, by var name.
+    pub secrets: Vec<(String, String)>,
+    pub services: Vec<ServiceDef>,
+    /// Items in checklist order.
+    pub items: Vec<ItemDef>,
+}
+
+/// One item: `kind.name`, its common keys and its check.
+#[derive(Debug, Clone)]
+pub struct ItemDef {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub common: Common,
+    pub check: Arc<dyn Check>,
+}
+
+/// A process started before the items and stopped after them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDef {
+    #[serde(skip)]
+    pub name: String,
+    pub run: Program,
+    #[serde(default)]
+    pub cwd: Option<Template>,
+    #[serde(default)]
+    pub env: IndexMap<String, Template>,
+    #[serde(default)]
+    pub ready: Option<Spanned<Readiness>>,
+    /// Time between SIGTERM and SIGKILL when stopping.
+    #[serde(default)]
+    pub stop_timeout: Option<Dur>,
+}
+
+/// How to tell a service is ready.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readiness {
+    /// A URL that must answer 2xx.
+    #[serde(default)]
+    pub http: Option<Template>,
+    /// `host:port` that must accept a TCP connection.
+    #[serde(default)]
+    pub tcp: Option<Template>,
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+}
+
+/// A running service, as later kinds see it.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub pid: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    jobs: Option<Spanned<usize>>,
+    #[serde(default)]
+    timeout: Option<Dur>,
+}
+
+/// The whole file. Each item kind is one field: adding a kind = a module and a line here and
+/// in [`RawChecklist::into_items`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecklist {
+    #[serde(default)]
+    checklist: Option<Meta>,
+    /// Read in the first pass ([`VarsPass`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    vars: de::IgnoredAny,
+    #[serde(default)]
+    service: IndexMap<Spanned<String>, ServiceDef>,
+    #[serde(default)]
+    http: IndexMap<Spanned<String>, checks::http::HttpItem>,
+    #[serde(default)]
+    command: IndexMap<Spanned<String>, checks::command::CommandItem>,
+    #[serde(default)]
+    manual: IndexMap<Spanned<String>, checks::manual::ManualItem>,
+}
+
+type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
+
+impl RawChecklist {
+    fn into_items(self) -> Vec<RawItem> {
+        fn add<C: ItemConfig + Check>(out: &mut Vec<RawItem>, kind: &'static str, section: IndexMap<Spanned<String>, C>) {
+            for (name, cfg) in section {
+                out.push((kind, name, cfg.common(), Arc::new(cfg)));
+            }
+        }
+        let mut out = Vec::new();
+        add(&mut out, "http", self.http);
+        add(&mut out, "command", self.command);
+        add(&mut out, "manual", self.manual);
+        out
+    }
+}
+
+/// A `[vars]` entry: a plain value, or a table naming an environment variable.
+enum VarDef {
+    Value(String),
+    Table(VarTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VarTable {
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    env: Option<String>,
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    secret: bool,
+}
+
+impl<'de> Deserialize<'de> for VarDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VarDef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, a number, or a table like { env = \"NAME\", secret = true }")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<VarDef, E> {
+                Ok(VarDef::Value(s.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<VarDef, E> {
+                Ok(VarDef::Value(n.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<VarDef, E> {
+                Ok(VarDef::Value(n.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<VarDef, E> {
+                Ok(VarDef::Value(b.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VarDef, A::Error> {
+                VarTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(VarDef::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct VarsPass {
+    #[serde(default)]
+    vars: IndexMap<Spanned<String>, Spanned<VarDef>>,
+}
+
+/// Values that exist without a `[vars]` entry, and `--var` overrides.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub builtins: Vec<(String, String)>,
+    pub overrides: Vec<(String, String)>,
+}
+
+/// Reads and validates the checklist at `path`.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ChecklistError {
+        path: path.to_path_buf(),
+        source_text: None,
+        span: None,
+        kind: ChecklistErrorKind::Read { message: e.to_string() },
+    })?;
+    parse(path, &text, options)
+}
+
+/// Parses checklist `text` (named `path` in errors).
+pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
+    let source: Arc<str> = Arc::from(text);
+    let err = |span: Option<Range<usize>>, kind| ChecklistError {
+        path: path.to_path_buf(),
+        source_text: Some(source.clone()),
+        span,
+        kind,
+    };
+    let toml_err = |e: toml::de::Error| error::from_toml(path.to_path_buf(), source.clone(), &e);
+
+    // Pass 1: the variables, so that pass 2 can expand them inside every string it reads.
+    let pass: VarsPass = toml::from_str(text).map_err(toml_err)?;
+    let mut scope = Scope::default();
+    scope.vars.extend(options.builtins.iter().cloned());
+    let mut secrets = Vec::new();
+    for (name, def) in pass.vars {
+        let span = def.span();
+        let (raw, secret) = match def.into_inner() {
+            VarDef::Value(v) => (v, false),
+            VarDef::Table(t) => match (t.value, t.env) {
+                (Some(v), _) => (v, t.secret),
+                (None, Some(env)) => match std::env::var(&env).ok().or(t.default) {
+                    Some(v) => (v, t.secret),
+                    None if options.overrides.iter().any(|(k, _)| k == name.get_ref()) => (String::new(), t.secret),
+                    None => {
+                        return Err(err(
+                            Some(span),
+                            ChecklistErrorKind::UnsetVarEnv { var: name.into_inner(), env },
+                        ))
+                    }
+                },
+                (None, None) => return Err(err(Some(span), ChecklistErrorKind::EmptyVar { var: name.into_inner() })),
+            },
+        };
+        let value = template::with_scope(scope.clone(), || template::expand_in_scope(&raw))
+            .map_err(|e| err(Some(span.clone()), ChecklistErrorKind::Invalid { message: e.to_string() }))?;
+        let name = name.into_inner();
+        if secret {
+            secrets.push((name.clone(), value.clone()));
+        }
+        scope.vars.insert(name, value);
+    }
+    for (name, value) in &options.overrides {
+        if let Some(s) = secrets.iter_mut().find(|(n, _)| n == name) {
+            s.1 = value.clone();
+        }
+        scope.vars.insert(name.clone(), value.clone());
+    }
+
+    // Pass 2: everything, typed, with `${...}` expanded.
+    let raw: RawChecklist = template::with_scope(scope, || toml::from_str(text)).map_err(toml_err)?;
+
+    let meta = raw.checklist.as_ref();
+    if let Some(jobs) = meta.and_then(|m| m.jobs.as_ref()) {
+        if *jobs.get_ref() == 0 {
+            return Err(err(Some(jobs.span()), ChecklistErrorKind::ZeroJobs));
+        }
+    }
+    let name = meta
+        .and_then(|m| m.name.clone())
+        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let jobs = meta.and_then(|m| m.jobs.as_ref().map(|j| *j.get_ref()));
+    let timeout = meta.and_then(|m| m.timeout.map(Dur::get));
+    let description = meta.and_then(|m| m.description.clone());
+
+    let mut services = Vec::new();
+    for (svc_name, mut def) in raw.service.clone() {
+        check_name(&svc_name).map_err(|k| err(Some(svc_name.span()), k))?;
+        if let Some(ready) = &def.ready {
+            let r = ready.get_ref();
+            if r.http.is_some() == r.tcp.is_some() {
+                return Err(err(Some(ready.span()), ChecklistErrorKind::Readiness));
+            }
+        }
+        def.name = svc_name.into_inner();
+        services.push(def);
+    }
+
+    let raw_items = raw.into_items();
+    let mut items = Vec::with_capacity(raw_items.len());
+    for (kind, name, common, check) in raw_items {
+        check_name(&name).map_err(|k| err(Some(name.span()), k))?;
+        let name = name.into_inner();
+        items.push(ItemDef { id: format!("{kind}.{name}"), kind, name, common, check });
+    }
+    if items.is_empty() {
+        return Err(err(None, ChecklistErrorKind::Empty));
+    }
+    validate_needs(&items).map_err(|(span, kind)| err(Some(span), kind))?;
+    let service_names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let vcx = checks::ValidateContext { services: &service_names };
+    for item in &items {
+        item.check.validate(&vcx).map_err(|(kind, span)| err(span, kind))?;
+    }
+
+    Ok(Checklist { path: path.to_path_buf(), name, description, jobs, timeout, secrets, services, items })
+}
+
+fn check_name(name: &Spanned<String>) -> Result<(), ChecklistErrorKind> {
+    let n = name.get_ref();
+    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(ChecklistErrorKind::InvalidName { name: n.clone() });
+    }
+    Ok(())
+}
+
+/// Every `needs` entry names another item, and `needs` has no cycle.
+fn validate_needs(items: &[ItemDef]) -> Result<(), (Range<usize>, ChecklistErrorKind)> {
+    let ids: HashMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    for item in items {
+        for need in &item.common.needs {
+            let n = need.get_ref().as_str();
+            if n == item.id {
+                return Err((need.span(), ChecklistErrorKind::SelfNeed { id: item.id.clone() }));
+            }
+            if !ids.contains_key(n) {
+                let suggestion = crate::suggest::closest(n, ids.keys().copied());
+                return Err((need.span(), ChecklistErrorKind::UnknownNeed { need: n.to_string(), suggestion }));
+            }
+        }
+    }
+    // Depth-first search with colours; a grey node reached again closes a cycle.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        White,
+        Grey,
+        Black,
+    }
+    fn visit(
+        i: usize,
+        items: &[ItemDef],
+        ids: &HashMap<&str, usize>,
+        marks: &mut [Mark],
+        stack: &mut Vec<usize>,
+    ) -> Option<(usize, usize)> {
+        marks[i] = Mark::Grey;
+        stack.push(i);
+        for (k, need) in items[i].common.needs.iter().enumerate() {
+            let j = ids[need.get_ref().as_str()];
+            match marks[j] {
+                Mark::Grey => return Some((i, k)),
+                Mark::White => {
+                    if let Some(found) = visit(j, items, ids, marks, stack) {
+                        return Some(found);
+                    }
+                }
+                Mark::Black => {}
+            }
+        }
+        stack.pop();
+        marks[i] = Mark::Black;
+        None
+    }
+    let mut marks = vec![Mark::White; items.len()];
+    for start in 0..items.len() {
+        if marks[start] != Mark::White {
+            continue;
+        }
+        let mut stack = Vec::new();
+        if let Some((from, k)) = visit(start, items, &ids, &mut marks, &mut stack) {
+            let need = &items[from].common.needs[k];
+            let target = ids[need.get_ref().as_str()];
+            let pos = stack.iter().position(|&s| s == target).unwrap_or(0);
+            let mut cycle: Vec<String> = stack[pos..].iter().map(|&s| items[s].id.clone()).collect();
+            cycle.push(items[target].id.clone());
+            return Err((need.span(), ChecklistErrorKind::Cycle { cycle }));
+        }
+    }
+    Ok(())
+}

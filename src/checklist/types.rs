@@ -1,0 +1,210 @@
+//! Value types shared by every item kind: durations, programs, patterns, the common item keys.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::template::Template;
+
+/// A duration written as `500ms`, `2s`, `1m30s` (or a bare number of seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like `500ms`, `30s` or `5m`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                humantime::parse_duration(s.trim()).map(Dur).map_err(|_| {
+                    E::custom(format!(
+                        "invalid duration `{s}`: expected a number and a unit, like `500ms`, `30s` or `5m`"
+                    ))
+                })
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Dur, E> {
+                u64::try_from(n)
+                    .map(|n| Dur(Duration::from_secs(n)))
+                    .map_err(|_| E::custom(format!("invalid duration `{n}`: must not be negative")))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
+                Duration::try_from_secs_f64(n)
+                    .map(Dur)
+                    .map_err(|_| E::custom(format!("invalid duration `{n}`")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What to execute: an argv array run directly, or a string run by `sh -c`.
+#[derive(Debug, Clone)]
+pub enum Program {
+    Shell(Template),
+    Argv(Vec<Template>),
+}
+
+impl Program {
+    /// The argv to spawn.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Program::Shell(s) => vec!["sh".into(), "-c".into(), s.to_string()],
+            Program::Argv(v) => v.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    /// How the program reads in a report.
+    pub fn display(&self) -> String {
+        match self {
+            Program::Shell(s) => s.to_string(),
+            Program::Argv(v) => v.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" "),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Program {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Program;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a command string (run by `sh -c`) or an argv array like [\"cargo\", \"test\"]")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Program, E> {
+                if s.trim().is_empty() {
+                    return Err(E::custom("empty command"));
+                }
+                super::template::expand_in_scope(s).map(|s| Program::Shell(Template::new(s))).map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Program, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element::<Template>()? {
+                    argv.push(arg);
+                }
+                if argv.is_empty() || argv[0].is_empty() {
+                    return Err(de::Error::custom("empty argv: the first element names the program"));
+                }
+                Ok(Program::Argv(argv))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A regular expression, compiled when the checklist is read.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::Regex);
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Template::deserialize(d)?;
+        regex::Regex::new(&text).map(Pattern).map_err(|e| {
+            de::Error::custom(format!("invalid regex `{}`: {}", text.as_str(), first_line(&e.to_string())))
+        })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().trim_start_matches("error: ").to_string()
+}
+
+/// One value or a list of them (`status = 200` or `status = [200, 204]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(t) => vec![t.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The keys every item has, whatever its kind.
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    pub description: Option<String>,
+    pub timeout: Option<Dur>,
+    pub retries: u32,
+    pub retry_delay: Option<Dur>,
+    pub needs: Vec<Spanned<String>>,
+    pub tags: Vec<String>,
+    pub blocking: bool,
+}
+
+/// An item kind's configuration table: its own keys plus the [`Common`] ones.
+pub trait ItemConfig {
+    fn common(&self) -> Common;
+}
+
+/// Declares an item kind's configuration struct: its own fields plus the common item keys
+/// (`description`, `timeout`, `retries`, `retry_delay`, `needs`, `tags`, `blocking`), with
+/// `deny_unknown_fields`. (serde's `flatten` would lose both `deny_unknown_fields` and spans.)
+#[macro_export]
+macro_rules! item_config {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+            /// What the item checks, for people reading the report.
+            #[serde(default)]
+            pub description: Option<String>,
+            /// Time allowed for one attempt.
+            #[serde(default)]
+            pub timeout: Option<$crate::checklist::Dur>,
+            /// Attempts after the first one failed.
+            #[serde(default)]
+            pub retries: u32,
+            /// Pause between attempts.
+            #[serde(default)]
+            pub retry_delay: Option<$crate::checklist::Dur>,
+            /// Items that must pass before this one runs.
+            #[serde(default)]
+            pub needs: Vec<toml::Spanned<String>>,
+            /// Labels for `--only`/`--skip`.
+            #[serde(default)]
+            pub tags: Vec<String>,
+            /// `false`: a failure warns but does not fail the gate.
+            #[serde(default)]
+            pub blocking: Option<bool>,
+        }
+
+        impl $crate::checklist::ItemConfig for $name {
+            fn common(&self) -> $crate::checklist::Common {
+                $crate::checklist::Common {
+                    description: self.description.clone(),
+                    timeout: self.timeout,
+                    retries: self.retries,
+                    retry_delay: self.retry_delay,
+                    needs: self.needs.clone(),
+                    tags: self.tags.clone(),
+                    blocking: self.blocking.unwrap_or(true),
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,214 @@
+//! Command-line arguments, turned into [`RunSettings`] once.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::settings::{current_user, Ack, Acks, OutputSettings, RunSettings};
+
+/// Runs a declarative pre-release checklist and blocks a deploy until every item passes.
+#[derive(Debug, Parser)]
+#[command(name = "preflight", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Arguments {
+    #[command(subcommand)]
+    pub command: Command,
+    /// When to use colours (NO_COLOR is respected).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+const EXIT_CODES_HELP: &str = "Exit codes: 0 every blocking item passed; 1 a blocking item failed or errored; \
+2 the checklist or the command line is invalid; 130 interrupted.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checklist; exit 0 only if every blocking item passed.
+    Run(RunArgs),
+    /// Parse and check the checklist; run nothing.
+    Validate(FileArgs),
+    /// Show the items in run order, with kind, tags and needs.
+    List(FileArgs),
+    /// Run the checklist, then CMD only if every blocking item passed.
+    Gate {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The deploy command, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The checklist.
+    #[arg(default_value = "preflight.toml")]
+    pub file: PathBuf,
+    /// Set or override a var: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The checklist.
+    #[arg(default_value = "preflight.toml")]
+    pub file: PathBuf,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Items at once (default: the checklist's `jobs`, else the number of items up to 16).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Run only items with this id, kind or tag, and what they need (repeatable).
+    #[arg(long, value_name = "ID|TAG")]
+    pub only: Vec<String>,
+    /// Leave out items with this id, kind or tag (repeatable).
+    #[arg(long, value_name = "ID|TAG")]
+    pub skip: Vec<String>,
+    /// Set or override a var: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Acknowledge a manual item ahead of the run (repeatable).
+    #[arg(long = "ack", value_name = "ID")]
+    pub acks: Vec<String>,
+    /// A TOML file of acknowledgements: `[acks."manual.NAME"] by = "...", note = "..."`.
+    #[arg(long = "acks", value_name = "FILE")]
+    pub acks_file: Option<PathBuf>,
+    /// Stop starting items after the first blocking failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Where screenshots, logs and other artifacts go.
+    #[arg(long, value_name = "DIR", default_value = "preflight-artifacts")]
+    pub artifacts: PathBuf,
+    /// A remote WebDriver (e.g. Selenium Grid) for browser items.
+    #[arg(long, value_name = "URL", env = "PREFLIGHT_WEBDRIVER_URL")]
+    pub webdriver_url: Option<String>,
+}
+
+/// A command-line value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("invalid `--var {0}`: expected NAME=VALUE")]
+    BadVar(String),
+    #[error("cannot read acks file `{path}`: {message}")]
+    AcksFile { path: PathBuf, message: String },
+}
+
+/// Parses `NAME=VALUE` pairs.
+pub fn parse_vars(raw: &[String]) -> Result<Vec<(String, String)>, UsageError> {
+    raw.iter()
+        .map(|v| match v.split_once('=') {
+            Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_string(), val.to_string())),
+            _ => Err(UsageError::BadVar(v.clone())),
+        })
+        .collect()
+}
+
+impl ColorChoice {
+    fn resolve(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+                    && std::env::var("TERM").map_or(true, |t| t != "dumb")
+            }
+        }
+    }
+}
+
+/// Output settings from the environment and `--color`.
+pub fn output_settings(color: ColorChoice) -> OutputSettings {
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    OutputSettings {
+        color: color.resolve(),
+        live: std::io::stderr().is_terminal() && !ci,
+        github_annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcksFile {
+    #[serde(default)]
+    acks: IndexMap<String, AckEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckEntry {
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+fn read_acks(path: &Path) -> Result<Acks, UsageError> {
+    let err = |message: String| UsageError::AcksFile { path: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let file: AcksFile = toml::from_str(&text).map_err(|e| err(e.message().to_string()))?;
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok().map(chrono::DateTime::<chrono::Utc>::from);
+    let mut acks = Acks::default();
+    for (id, entry) in file.acks {
+        let at = match entry.at {
+            Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+                .map_err(|e| err(format!("`at` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)")))?
+                .to_utc(),
+            None => modified.unwrap_or_else(chrono::Utc::now),
+        };
+        let by = entry.by.unwrap_or_else(current_user);
+        acks.by_id.insert(id, Ack { by, at, note: entry.note, source: format!("acks file {}", path.display()) });
+    }
+    Ok(acks)
+}
+
+impl RunArgs {
+    /// Resolves the flags into settings (reads the acks file).
+    pub fn settings(&self, output: OutputSettings) -> Result<RunSettings, UsageError> {
+        let checklist_path = self.file.clone();
+        let checklist_dir = std::path::absolute(checklist_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+            .unwrap_or_else(|_| PathBuf::from("."));
+        let artifacts_dir = std::path::absolute(&self.artifacts).unwrap_or_else(|_| self.artifacts.clone());
+        let mut acks = match &self.acks_file {
+            Some(p) => read_acks(p)?,
+            None => Acks::default(),
+        };
+        let now = chrono::Utc::now();
+        for id in &self.acks {
+            acks.by_id.insert(id.clone(), Ack { by: current_user(), at: now, note: None, source: "--ack".into() });
+        }
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        Ok(RunSettings {
+            checklist_path,
+            checklist_dir,
+            artifacts_dir,
+            junit: self.junit.clone(),
+            json: self.json.clone(),
+            jobs: self.jobs.map(|j| j as usize),
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            vars: parse_vars(&self.vars)?,
+            acks,
+            fail_fast: self.fail_fast,
+            interactive: !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            output,
+            webdriver_url: self.webdriver_url.clone(),
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! preflight: runs a declarative pre-release checklist and blocks a deploy until every
+//! blocking item passes.
+//!
+//! The pipeline, one module each: [`checklist`] (parse, validate) → [`plan`] → [`runner`]
+//! (emits events) → [`report`] (terminal, JUnit, JSON, GitHub). Item kinds live in
+//! [`checks`], one module per kind behind the [`checks::Check`] trait.
+
+pub mod app;
+pub mod checklist;
+pub mod checks;
+pub mod cli;
+pub mod exit;
+pub mod plan;
+pub mod process;
+pub mod redact;
+pub mod report;
+pub mod runner;
+pub mod settings;
+pub mod suggest;

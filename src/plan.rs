@@ -1,0 +1,129 @@
+//! Which items run, in which order, with which limits.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use crate::checklist::{Checklist, ItemDef};
+use crate::settings::RunSettings;
+
+/// Timeout of an item when neither the item, its kind nor the checklist sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most items at once when neither `--jobs` nor `[checklist] jobs` is given.
+pub const DEFAULT_MAX_JOBS: usize = 16;
+
+/// An item with everything the runner needs resolved.
+#[derive(Debug, Clone)]
+pub struct PlannedItem {
+    pub def: ItemDef,
+    pub timeout: Duration,
+    pub retry_delay: Duration,
+    /// Indexes (into [`Plan::items`]) of the items this one needs.
+    pub needs: Vec<usize>,
+    /// Needs that were excluded by `--skip`: the item will be skipped, naming them.
+    pub excluded_needs: Vec<String>,
+}
+
+/// The items to run, in dependency order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub items: Vec<PlannedItem>,
+    pub not_selected: Vec<String>,
+    pub jobs: usize,
+}
+
+/// A `--only`/`--skip` value that matches nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("`--{flag} {value}` matches no item id, kind or tag{}", suggestion.as_ref().map(|s| format!(", did you mean `{s}`?")).unwrap_or_default())]
+pub struct PlanError {
+    pub flag: &'static str,
+    pub value: String,
+    pub suggestion: Option<String>,
+}
+
+fn matches(item: &ItemDef, sel: &str) -> bool {
+    item.id == sel || item.kind == sel || item.common.tags.iter().any(|t| t == sel)
+}
+
+/// Selects items by `--only`/`--skip` and orders them so that needs come first.
+pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanError> {
+    let items = &checklist.items;
+    let index: HashMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    for (flag, values) in [("only", &settings.only), ("skip", &settings.skip)] {
+        for v in values.iter() {
+            if !items.iter().any(|it| matches(it, v)) {
+                let mut names: BTreeSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
+                names.extend(items.iter().flat_map(|i| i.common.tags.iter().map(String::as_str)));
+                names.extend(items.iter().map(|i| i.kind));
+                let suggestion = crate::suggest::closest(v, names);
+                return Err(PlanError { flag, value: v.clone(), suggestion });
+            }
+        }
+    }
+
+    // --only selects items and, transitively, what they need.
+    let mut selected: Vec<bool> = vec![settings.only.is_empty(); items.len()];
+    let mut stack: Vec<usize> =
+        (0..items.len()).filter(|&i| settings.only.iter().any(|s| matches(&items[i], s))).collect();
+    while let Some(i) = stack.pop() {
+        if !std::mem::replace(&mut selected[i], true) {
+            stack.extend(items[i].common.needs.iter().map(|n| index[n.get_ref().as_str()]));
+        }
+    }
+    let skipped: HashSet<usize> =
+        (0..items.len()).filter(|&i| settings.skip.iter().any(|s| matches(&items[i], s))).collect();
+    let keep: Vec<usize> = (0..items.len()).filter(|i| selected[*i] && !skipped.contains(i)).collect();
+
+    // Kahn's algorithm, taking the earliest item in checklist order first: a stable order.
+    let keep_set: HashSet<usize> = keep.iter().copied().collect();
+    let mut indegree: HashMap<usize, usize> = HashMap::new();
+    for &i in &keep {
+        let d = items[i].common.needs.iter().filter(|n| keep_set.contains(&index[n.get_ref().as_str()])).count();
+        indegree.insert(i, d);
+    }
+    let mut ready: BTreeSet<usize> = keep.iter().copied().filter(|i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(keep.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &keep {
+            if items[j].common.needs.iter().any(|n| index[n.get_ref().as_str()] == i) {
+                let d = indegree.get_mut(&j).expect("kept item");
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert(j);
+                }
+            }
+        }
+    }
+    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    let planned = order
+        .iter()
+        .map(|&i| {
+            let def = items[i].clone();
+            let timeout = def
+                .common
+                .timeout
+                .map(|d| d.get())
+                .or_else(|| def.check.default_timeout())
+                .or(checklist.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT);
+            let mut needs = Vec::new();
+            let mut excluded_needs = Vec::new();
+            for n in &def.common.needs {
+                let j = index[n.get_ref().as_str()];
+                match position.get(&j) {
+                    Some(&p) => needs.push(p),
+                    None => excluded_needs.push(n.get_ref().clone()),
+                }
+            }
+            let retry_delay = def.common.retry_delay.map(|d| d.get()).unwrap_or(Duration::from_secs(1));
+            PlannedItem { def, timeout, retry_delay, needs, excluded_needs }
+        })
+        .collect::<Vec<_>>();
+    let not_selected = (0..items.len()).filter(|i| !keep_set.contains(i)).map(|i| items[i].id.clone()).collect();
+    let jobs = settings
+        .jobs
+        .or(checklist.jobs)
+        .unwrap_or_else(|| planned.len().clamp(1, DEFAULT_MAX_JOBS))
+        .max(1);
+    Ok(Plan { items: planned, not_selected, jobs })
+}

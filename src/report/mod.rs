@@ -1,0 +1,279 @@
+//! Results of a run and the reporters that render them.
+
+pub mod github;
+pub mod json;
+pub mod junit;
+pub mod terminal;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::checks::Status;
+use crate::exit;
+
+/// How an item ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The check held.
+    Passed,
+    /// The check held only after a retry.
+    Flaky,
+    /// The check did not hold.
+    Failed,
+    /// The check could not run.
+    Errored,
+    /// Not run (a need did not pass, `--fail-fast`); the reason is the message.
+    Skipped,
+    /// Stopped by Ctrl-C (or not started because of it).
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn from_status(s: Status) -> Self {
+        match s {
+            Status::Passed => Outcome::Passed,
+            Status::Failed => Outcome::Failed,
+            Status::Errored => Outcome::Errored,
+        }
+    }
+
+    /// Passed, possibly after retries: items that need this one may run.
+    pub fn is_pass(self) -> bool {
+        matches!(self, Outcome::Passed | Outcome::Flaky)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Flaky => "flaky",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+            Outcome::Skipped => "skipped",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One attempt of an item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub status: Status,
+    pub message: String,
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+}
+
+/// The result of one item.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemResult {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub blocking: bool,
+    pub outcome: Outcome,
+    pub message: String,
+    pub details: String,
+    pub warnings: Vec<String>,
+    pub artifacts: Vec<PathBuf>,
+    pub properties: Vec<(String, String)>,
+    pub data: serde_json::Value,
+    pub attempts: Vec<Attempt>,
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+}
+
+impl ItemResult {
+    /// Did not hold (or could not run), and it counts for the gate.
+    pub fn blocks_gate(&self) -> bool {
+        self.blocking && !self.outcome.is_pass()
+    }
+
+    /// A non-blocking item that did not pass: reported, never fails the gate.
+    pub fn is_warning(&self) -> bool {
+        !self.blocking && matches!(self.outcome, Outcome::Failed | Outcome::Errored)
+    }
+}
+
+/// A service as it went during the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRecord {
+    pub name: String,
+    pub pid: Option<u32>,
+    #[serde(serialize_with = "ser_opt_ms", rename = "ready_after_ms")]
+    pub ready_after: Option<Duration>,
+    pub error: Option<String>,
+    pub log: Option<PathBuf>,
+    pub stopped: Option<String>,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub checklist: String,
+    pub path: PathBuf,
+    pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+    pub interrupted: bool,
+    pub services: Vec<ServiceRecord>,
+    /// In run-plan order.
+    pub items: Vec<ItemResult>,
+    /// Items left out by `--only`/`--skip`.
+    pub not_selected: Vec<String>,
+}
+
+/// Counts by outcome.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub flaky: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub skipped: usize,
+    pub interrupted: usize,
+    /// Non-blocking items that failed or errored.
+    pub warnings: usize,
+}
+
+impl RunReport {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for i in &self.items {
+            match i.outcome {
+                Outcome::Passed => c.passed += 1,
+                Outcome::Flaky => c.flaky += 1,
+                Outcome::Failed => c.failed += 1,
+                Outcome::Errored => c.errored += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::Interrupted => c.interrupted += 1,
+            }
+            if i.is_warning() {
+                c.warnings += 1;
+            }
+        }
+        c
+    }
+
+    /// Every blocking item passed.
+    pub fn gate_open(&self) -> bool {
+        !self.interrupted && !self.items.iter().any(ItemResult::blocks_gate)
+    }
+
+    /// The process exit code for this report (see [`crate::exit`]).
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.gate_open() {
+            exit::PASSED
+        } else {
+            exit::FAILED
+        }
+    }
+
+    /// `path` relative to `base`'s directory when possible (for links in reports).
+    pub fn relative_to(path: &Path, report_file: &Path) -> PathBuf {
+        let base = report_file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let base = std::path::absolute(&base).unwrap_or(base);
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        relative_path(&path, &base).unwrap_or(path)
+    }
+}
+
+fn relative_path(path: &Path, base: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let p: Vec<Component> = path.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    Some(out)
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same directory, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_u64(d.as_millis() as u64),
+        None => s.serialize_none(),
+    }
+}
+
+/// Removes ANSI escape sequences and characters XML 1.0 cannot carry.
+pub fn clean_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ params final-byte; OSC: ESC ] ... BEL/ST; others: ESC + one char.
+            match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    for d in chars.by_ref() {
+                        if ('@'..='~').contains(&d) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    chars.next();
+                    while let Some(d) = chars.next() {
+                        if d == '\x07' || (d == '\x1b' && chars.peek() == Some(&'\\')) {
+                            if d == '\x1b' {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            }
+            continue;
+        }
+        let allowed = matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
+        if allowed {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clean_text_strips_ansi_and_control_chars() {
+        assert_eq!(super::clean_text("\x1b[31mred\x1b[0m ok"), "red ok");
+        assert_eq!(super::clean_text("a\0b\x07c\td"), "a\\u{0}b\\u{7}c\td");
+        assert_eq!(super::clean_text("\x1b]0;title\x07x"), "x");
+    }
+}

@@ -1,0 +1,66 @@
+//! Resolved settings: what the command line and environment asked for, decided once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+/// Settings of one run (also used by `gate`).
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    pub checklist_path: PathBuf,
+    /// Relative paths in the checklist resolve against this.
+    pub checklist_dir: PathBuf,
+    /// Absolute.
+    pub artifacts_dir: PathBuf,
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    pub vars: Vec<(String, String)>,
+    pub acks: Acks,
+    pub fail_fast: bool,
+    /// A person can answer prompts (stdin and stderr are terminals, not CI).
+    pub interactive: bool,
+    pub output: OutputSettings,
+    pub webdriver_url: Option<String>,
+}
+
+/// How the terminal reporter writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputSettings {
+    pub color: bool,
+    /// Live progress line (stderr is a terminal).
+    pub live: bool,
+    /// `GITHUB_ACTIONS=true`: print `::error` annotations.
+    pub github_annotations: bool,
+}
+
+/// Sign-offs of manual items given ahead of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Acks {
+    pub by_id: HashMap<String, Ack>,
+}
+
+/// Who acknowledged an item, and when.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+    /// `--ack` or the acks file's path.
+    pub source: String,
+}
+
+/// The name to record for a sign-off given on this machine.
+pub fn current_user() -> String {
+    for var in ["PREFLIGHT_USER", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "USER", "USERNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.trim().is_empty() {
+                return v;
+            }
+        }
+    }
+    "unknown".into()
+}

@@ -1,0 +1,133 @@
+//! Helpers shared by the integration tests: the real binary, the real fixture shop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The output of one `preflight` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout and stderr, for assertion messages.
+    pub fn all(&self) -> String {
+        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// A `preflight` command as CI would run it: no terminal, no colour.
+pub fn preflight() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    cmd.env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `preflight ARGS` in `dir` and waits.
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let out = preflight().args(args).current_dir(dir).output().expect("run preflight");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Writes `text` as `name` in `dir`; returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fixture shop binary, built once per test run.
+pub fn shop_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // tests run from target/<profile>/deps/; the shop lands in target/<profile>/.
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "shop"])
+            .current_dir(repo())
+            .status()
+            .expect("cargo build -p shop");
+        assert!(status.success(), "building the fixture shop failed");
+        profile_dir.join("shop")
+    })
+}
+
+/// A running fixture shop on an ephemeral loopback port; killed on drop.
+pub struct Shop {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+}
+
+impl Shop {
+    /// Starts the shop with these faults (`"hang"`, `"conn-leak=5"`, ...) and extra env.
+    pub fn start(faults: &[&str], env: &[(&str, &str)]) -> Shop {
+        let mut cmd = Command::new(shop_binary());
+        cmd.env("SHOP_PORT", "0").env("SHOP_ADDR", "127.0.0.1").stdout(Stdio::piped()).stderr(Stdio::null());
+        for f in faults {
+            cmd.arg("--fault").arg(f);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start shop");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read shop banner");
+        let base = line.trim().rsplit(' ').next().expect("banner").to_string();
+        let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in banner");
+        Shop { child, port, base }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it is true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
