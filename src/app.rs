@@ -40,11 +40,18 @@ pub fn main() -> i32 {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::INVALID } else { exit::PASSED };
+            return if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::PASSED
+            };
         }
     };
     let output = cli::output_settings(args.color);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -80,13 +87,26 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
     }
 }
 
-fn load(file: &Path, vars: &[(String, String)], artifacts: Option<&Path>) -> Result<Checklist, AppError> {
-    let dir = std::path::absolute(file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
-        .unwrap_or_default();
+fn load(
+    file: &Path,
+    vars: &[(String, String)],
+    artifacts: Option<&Path>,
+) -> Result<Checklist, AppError> {
+    let dir = std::path::absolute(
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+    .unwrap_or_default();
     let mut builtins = vec![("checklist_dir".to_string(), dir.display().to_string())];
-    let artifacts = artifacts.map(Path::to_path_buf).unwrap_or_else(|| std::path::absolute("preflight-artifacts").unwrap_or_default());
+    let artifacts = artifacts
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::path::absolute("preflight-artifacts").unwrap_or_default());
     builtins.push(("artifacts".to_string(), artifacts.display().to_string()));
-    let options = LoadOptions { builtins, overrides: vars.to_vec() };
+    let options = LoadOptions {
+        builtins,
+        overrides: vars.to_vec(),
+    };
     Ok(checklist::load(file, &options)?)
 }
 
@@ -111,14 +131,28 @@ fn list(file: &Path, vars: &[String]) -> Result<i32, AppError> {
     let c = load(file, &cli::parse_vars(vars)?, None)?;
     let plan = plan::plan(&c, &RunSettings::default())?;
     let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING).set_header(vec!["#", "id", "kind", "blocking", "timeout", "tags", "needs"]);
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header(vec![
+            "#", "id", "kind", "blocking", "timeout", "tags", "needs",
+        ]);
     for (n, p) in plan.items.iter().enumerate() {
-        let needs: Vec<&str> = p.def.common.needs.iter().map(|n| n.get_ref().as_str()).collect();
+        let needs: Vec<&str> = p
+            .def
+            .common
+            .needs
+            .iter()
+            .map(|n| n.get_ref().as_str())
+            .collect();
         table.add_row(vec![
             (n + 1).to_string(),
             p.def.id.clone(),
             p.def.kind.to_string(),
-            if p.def.common.blocking { "yes".into() } else { "no".into() },
+            if p.def.common.blocking {
+                "yes".into()
+            } else {
+                "no".into()
+            },
             humantime::format_duration(p.timeout).to_string(),
             p.def.common.tags.join(","),
             needs.join(","),
@@ -128,23 +162,50 @@ fn list(file: &Path, vars: &[String]) -> Result<i32, AppError> {
     Ok(exit::PASSED)
 }
 
-async fn run(args: &RunArgs, output: OutputSettings, deploy: Option<Vec<String>>) -> Result<i32, AppError> {
+async fn run(
+    args: &RunArgs,
+    output: OutputSettings,
+    deploy: Option<Vec<String>>,
+) -> Result<i32, AppError> {
     let settings = args.settings(output)?;
-    let checklist = load(&settings.checklist_path, &settings.vars, Some(&settings.artifacts_dir))?;
+    let checklist = load(
+        &settings.checklist_path,
+        &settings.vars,
+        Some(&settings.artifacts_dir),
+    )?;
     for id in settings.acks.by_id.keys() {
-        if !checklist.items.iter().any(|i| &i.id == id && i.kind == "manual") {
-            let manual: Vec<&str> = checklist.items.iter().filter(|i| i.kind == "manual").map(|i| i.id.as_str()).collect();
-            let hint = crate::suggest::closest(id, manual.iter().copied()).map(|s| format!(", did you mean `{s}`?")).unwrap_or_default();
-            return Err(AppError::UnknownAck { id: id.clone(), hint });
+        if !checklist
+            .items
+            .iter()
+            .any(|i| &i.id == id && i.kind == "manual")
+        {
+            let manual: Vec<&str> = checklist
+                .items
+                .iter()
+                .filter(|i| i.kind == "manual")
+                .map(|i| i.id.as_str())
+                .collect();
+            let hint = crate::suggest::closest(id, manual.iter().copied())
+                .map(|s| format!(", did you mean `{s}`?"))
+                .unwrap_or_default();
+            return Err(AppError::UnknownAck {
+                id: id.clone(),
+                hint,
+            });
         }
     }
     let plan = plan::plan(&checklist, &settings)?;
     if let Err(e) = std::fs::create_dir_all(&settings.artifacts_dir) {
-        return Err(AppError::Other(format!("cannot create artifacts dir `{}`: {e}", settings.artifacts_dir.display())));
+        return Err(AppError::Other(format!(
+            "cannot create artifacts dir `{}`: {e}",
+            settings.artifacts_dir.display()
+        )));
     }
 
     let settings = Arc::new(settings);
-    let redactor = Arc::new(Redactor::new(checklist.secrets.iter().map(|(_, v)| v.clone())));
+    let redactor = Arc::new(Redactor::new(
+        checklist.secrets.iter().map(|(_, v)| v.clone()),
+    ));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let reporter = tokio::spawn(report::terminal::run(rx, output));
     let cancel = CancellationToken::new();
@@ -165,12 +226,20 @@ async fn run(args: &RunArgs, output: OutputSettings, deploy: Option<Vec<String>>
         eprintln!("error: {e}");
         code = code.max(exit::FAILED);
     }
-    let Some(deploy) = deploy else { return Ok(code) };
+    let Some(deploy) = deploy else {
+        return Ok(code);
+    };
     if code != exit::PASSED || cancel.is_cancelled() {
-        eprintln!("gate closed: `{}` was not run", redactor.redact(&deploy.join(" ")));
+        eprintln!(
+            "gate closed: `{}` was not run",
+            redactor.redact(&deploy.join(" "))
+        );
         return Ok(code);
     }
-    eprintln!("gate open: running `{}`", redactor.redact(&deploy.join(" ")));
+    eprintln!(
+        "gate open: running `{}`",
+        redactor.redact(&deploy.join(" "))
+    );
     Ok(run_deploy(&deploy, &cancel).await)
 }
 
@@ -206,11 +275,13 @@ async fn run_deploy(argv: &[String], cancel: &CancellationToken) -> i32 {
 fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), String> {
     if let Some(path) = &settings.junit {
         let xml = report::junit::render(report, path);
-        report::write_atomic(path, xml.as_bytes()).map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
+        report::write_atomic(path, xml.as_bytes())
+            .map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
     }
     if let Some(path) = &settings.json {
         let json = report::json::render(report);
-        report::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
+        report::write_atomic(path, json.as_bytes())
+            .map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         let md = report::github::step_summary(report);
@@ -219,7 +290,8 @@ fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), Strin
             .append(true)
             .open(&path)
             .map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY: {e}"))?;
-        f.write_all(md.as_bytes()).map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY: {e}"))?;
+        f.write_all(md.as_bytes())
+            .map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY: {e}"))?;
     }
     if settings.output.github_annotations {
         for line in report::github::annotations(report) {
@@ -231,8 +303,11 @@ fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), Strin
 
 /// First Ctrl-C/SIGTERM: stop the run gracefully. Second: leave at once.
 async fn watch_signals(cancel: CancellationToken, events: crate::runner::EventSender) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
@@ -250,7 +325,10 @@ struct TerminalPrompter {
 
 impl TerminalPrompter {
     fn new(interactive: bool) -> Self {
-        TerminalPrompter { interactive, lock: tokio::sync::Mutex::new(()) }
+        TerminalPrompter {
+            interactive,
+            lock: tokio::sync::Mutex::new(()),
+        }
     }
 }
 
@@ -269,7 +347,10 @@ impl Prompter for TerminalPrompter {
                 drop(err);
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).ok()?;
-                Some(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+                Some(matches!(
+                    line.trim().to_ascii_lowercase().as_str(),
+                    "y" | "yes"
+                ))
             })
             .await
             .ok()

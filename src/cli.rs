@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::settings::{current_user, Ack, Acks, OutputSettings, RunSettings};
+use crate::settings::{Ack, Acks, OutputSettings, RunSettings, current_user};
 
 /// Runs a declarative pre-release checklist and blocks a deploy until every item passes.
 #[derive(Debug, Parser)]
@@ -160,20 +160,38 @@ struct AckEntry {
 }
 
 fn read_acks(path: &Path) -> Result<Acks, UsageError> {
-    let err = |message: String| UsageError::AcksFile { path: path.to_path_buf(), message };
+    let err = |message: String| UsageError::AcksFile {
+        path: path.to_path_buf(),
+        message,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     let file: AcksFile = toml::from_str(&text).map_err(|e| err(e.message().to_string()))?;
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok().map(chrono::DateTime::<chrono::Utc>::from);
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(chrono::DateTime::<chrono::Utc>::from);
     let mut acks = Acks::default();
     for (id, entry) in file.acks {
         let at = match entry.at {
             Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
-                .map_err(|e| err(format!("`at` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)")))?
+                .map_err(|e| {
+                    err(format!(
+                        "`at` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)"
+                    ))
+                })?
                 .to_utc(),
             None => modified.unwrap_or_else(chrono::Utc::now),
         };
         let by = entry.by.unwrap_or_else(current_user);
-        acks.by_id.insert(id, Ack { by, at, note: entry.note, source: format!("acks file {}", path.display()) });
+        acks.by_id.insert(
+            id,
+            Ack {
+                by,
+                at,
+                note: entry.note,
+                source: format!("acks file {}", path.display()),
+            },
+        );
     }
     Ok(acks)
 }
@@ -182,16 +200,30 @@ impl RunArgs {
     /// Resolves the flags into settings (reads the acks file).
     pub fn settings(&self, output: OutputSettings) -> Result<RunSettings, UsageError> {
         let checklist_path = self.file.clone();
-        let checklist_dir = std::path::absolute(checklist_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
-            .unwrap_or_else(|_| PathBuf::from("."));
-        let artifacts_dir = std::path::absolute(&self.artifacts).unwrap_or_else(|_| self.artifacts.clone());
+        let checklist_dir = std::path::absolute(
+            checklist_path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
+        .unwrap_or_else(|_| PathBuf::from("."));
+        let artifacts_dir =
+            std::path::absolute(&self.artifacts).unwrap_or_else(|_| self.artifacts.clone());
         let mut acks = match &self.acks_file {
             Some(p) => read_acks(p)?,
             None => Acks::default(),
         };
         let now = chrono::Utc::now();
         for id in &self.acks {
-            acks.by_id.insert(id.clone(), Ack { by: current_user(), at: now, note: None, source: "--ack".into() });
+            acks.by_id.insert(
+                id.clone(),
+                Ack {
+                    by: current_user(),
+                    at: now,
+                    note: None,
+                    source: "--ack".into(),
+                },
+            );
         }
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         Ok(RunSettings {

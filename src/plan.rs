@@ -47,37 +47,64 @@ fn matches(item: &ItemDef, sel: &str) -> bool {
 /// Selects items by `--only`/`--skip` and orders them so that needs come first.
 pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanError> {
     let items = &checklist.items;
-    let index: HashMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.as_str(), i))
+        .collect();
     for (flag, values) in [("only", &settings.only), ("skip", &settings.skip)] {
         for v in values.iter() {
             if !items.iter().any(|it| matches(it, v)) {
                 let mut names: BTreeSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
-                names.extend(items.iter().flat_map(|i| i.common.tags.iter().map(String::as_str)));
+                names.extend(
+                    items
+                        .iter()
+                        .flat_map(|i| i.common.tags.iter().map(String::as_str)),
+                );
                 names.extend(items.iter().map(|i| i.kind));
                 let suggestion = crate::suggest::closest(v, names);
-                return Err(PlanError { flag, value: v.clone(), suggestion });
+                return Err(PlanError {
+                    flag,
+                    value: v.clone(),
+                    suggestion,
+                });
             }
         }
     }
 
     // --only selects items and, transitively, what they need.
     let mut selected: Vec<bool> = vec![settings.only.is_empty(); items.len()];
-    let mut stack: Vec<usize> =
-        (0..items.len()).filter(|&i| settings.only.iter().any(|s| matches(&items[i], s))).collect();
+    let mut stack: Vec<usize> = (0..items.len())
+        .filter(|&i| settings.only.iter().any(|s| matches(&items[i], s)))
+        .collect();
     while let Some(i) = stack.pop() {
         if !std::mem::replace(&mut selected[i], true) {
-            stack.extend(items[i].common.needs.iter().map(|n| index[n.get_ref().as_str()]));
+            stack.extend(
+                items[i]
+                    .common
+                    .needs
+                    .iter()
+                    .map(|n| index[n.get_ref().as_str()]),
+            );
         }
     }
-    let skipped: HashSet<usize> =
-        (0..items.len()).filter(|&i| settings.skip.iter().any(|s| matches(&items[i], s))).collect();
-    let keep: Vec<usize> = (0..items.len()).filter(|i| selected[*i] && !skipped.contains(i)).collect();
+    let skipped: HashSet<usize> = (0..items.len())
+        .filter(|&i| settings.skip.iter().any(|s| matches(&items[i], s)))
+        .collect();
+    let keep: Vec<usize> = (0..items.len())
+        .filter(|i| selected[*i] && !skipped.contains(i))
+        .collect();
 
     // Kahn's algorithm, taking the earliest item in checklist order first: a stable order.
     let keep_set: HashSet<usize> = keep.iter().copied().collect();
     let mut indegree: HashMap<usize, usize> = HashMap::new();
     for &i in &keep {
-        let d = items[i].common.needs.iter().filter(|n| keep_set.contains(&index[n.get_ref().as_str()])).count();
+        let d = items[i]
+            .common
+            .needs
+            .iter()
+            .filter(|n| keep_set.contains(&index[n.get_ref().as_str()]))
+            .count();
         indegree.insert(i, d);
     }
     let mut ready: BTreeSet<usize> = keep.iter().copied().filter(|i| indegree[i] == 0).collect();
@@ -85,7 +112,12 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
     while let Some(i) = ready.pop_first() {
         order.push(i);
         for &j in &keep {
-            if items[j].common.needs.iter().any(|n| index[n.get_ref().as_str()] == i) {
+            if items[j]
+                .common
+                .needs
+                .iter()
+                .any(|n| index[n.get_ref().as_str()] == i)
+            {
                 let d = indegree.get_mut(&j).expect("kept item");
                 *d -= 1;
                 if *d == 0 {
@@ -115,15 +147,32 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
                     None => excluded_needs.push(n.get_ref().clone()),
                 }
             }
-            let retry_delay = def.common.retry_delay.map(|d| d.get()).unwrap_or(Duration::from_secs(1));
-            PlannedItem { def, timeout, retry_delay, needs, excluded_needs }
+            let retry_delay = def
+                .common
+                .retry_delay
+                .map(|d| d.get())
+                .unwrap_or(Duration::from_secs(1));
+            PlannedItem {
+                def,
+                timeout,
+                retry_delay,
+                needs,
+                excluded_needs,
+            }
         })
         .collect::<Vec<_>>();
-    let not_selected = (0..items.len()).filter(|i| !keep_set.contains(i)).map(|i| items[i].id.clone()).collect();
+    let not_selected = (0..items.len())
+        .filter(|i| !keep_set.contains(i))
+        .map(|i| items[i].id.clone())
+        .collect();
     let jobs = settings
         .jobs
         .or(checklist.jobs)
         .unwrap_or_else(|| planned.len().clamp(1, DEFAULT_MAX_JOBS))
         .max(1);
-    Ok(Plan { items: planned, not_selected, jobs })
+    Ok(Plan {
+        items: planned,
+        not_selected,
+        jobs,
+    })
 }

@@ -29,7 +29,9 @@ pub struct ProcessGroup {
 /// Why a process could not be started, phrased for the report.
 pub fn spawn_error(argv0: &str, err: &io::Error) -> String {
     match err.kind() {
-        io::ErrorKind::NotFound => format!("cannot run `{argv0}`: not found (is it installed and on PATH?)"),
+        io::ErrorKind::NotFound => {
+            format!("cannot run `{argv0}`: not found (is it installed and on PATH?)")
+        }
         io::ErrorKind::PermissionDenied => format!("cannot run `{argv0}`: permission denied"),
         _ => format!("cannot run `{argv0}`: {err}"),
     }
@@ -38,7 +40,10 @@ pub fn spawn_error(argv0: &str, err: &io::Error) -> String {
 impl ProcessGroup {
     /// Starts `spec` with stdin closed and stdout/stderr piped.
     pub fn spawn(spec: &Spawn<'_>) -> io::Result<Self> {
-        let (program, args) = spec.argv.split_first().ok_or_else(|| io::Error::other("empty argv"))?;
+        let (program, args) = spec
+            .argv
+            .split_first()
+            .ok_or_else(|| io::Error::other("empty argv"))?;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .current_dir(spec.cwd)
@@ -49,8 +54,15 @@ impl ProcessGroup {
             .process_group(0)
             .kill_on_drop(true);
         let child = cmd.spawn()?;
-        let pgid = child.id().map(|p| p as i32).ok_or_else(|| io::Error::other("child exited at once"))?;
-        Ok(ProcessGroup { child, pgid, reaped: false })
+        let pgid = child
+            .id()
+            .map(|p| p as i32)
+            .ok_or_else(|| io::Error::other("child exited at once"))?;
+        Ok(ProcessGroup {
+            child,
+            pgid,
+            reaped: false,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -135,7 +147,11 @@ pub struct Tail {
 
 impl Tail {
     pub fn new(cap: usize) -> Self {
-        Tail { lines: VecDeque::new(), cap, total: 0 }
+        Tail {
+            lines: VecDeque::new(),
+            cap,
+            total: 0,
+        }
     }
     pub fn push(&mut self, line: String) {
         if self.lines.len() == self.cap {
@@ -148,7 +164,10 @@ impl Tail {
     pub fn render(&self) -> String {
         let mut out = String::new();
         if self.total > self.lines.len() {
-            out.push_str(&format!("[... {} earlier lines]\n", self.total - self.lines.len()));
+            out.push_str(&format!(
+                "[... {} earlier lines]\n",
+                self.total - self.lines.len()
+            ));
         }
         for l in &self.lines {
             out.push_str(l);
@@ -242,8 +261,16 @@ pub async fn run_captured(spec: &Spawn<'_>, timeout: Duration) -> io::Result<Cap
     let out_tail = Arc::new(Mutex::new(Tail::new(TAIL_LINES)));
     let err_tail = Arc::new(Mutex::new(Tail::new(TAIL_LINES)));
     let full = Arc::new(Mutex::new(String::new()));
-    let stdout = group.child_mut().stdout.take().map(|s| collect_lines(s, out_tail.clone(), Some((full.clone(), STDOUT_LIMIT))));
-    let stderr = group.child_mut().stderr.take().map(|s| collect_lines(s, err_tail.clone(), None));
+    let stdout = group
+        .child_mut()
+        .stdout
+        .take()
+        .map(|s| collect_lines(s, out_tail.clone(), Some((full.clone(), STDOUT_LIMIT))));
+    let stderr = group
+        .child_mut()
+        .stderr
+        .take()
+        .map(|s| collect_lines(s, err_tail.clone(), None));
     let status = match tokio::time::timeout(timeout, group.wait()).await {
         Ok(status) => Some(status?),
         Err(_) => {
@@ -257,5 +284,11 @@ pub async fn run_captured(spec: &Spawn<'_>, timeout: Duration) -> io::Result<Cap
     }
     let render = |t: &Arc<Mutex<Tail>>| t.lock().unwrap_or_else(|e| e.into_inner()).render();
     let stdout = std::mem::take(&mut *full.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(Captured { status, stdout, stdout_tail: render(&out_tail), stderr_tail: render(&err_tail), elapsed: started.elapsed() })
+    Ok(Captured {
+        status,
+        stdout,
+        stdout_tail: render(&out_tail),
+        stderr_tail: render(&err_tail),
+        elapsed: started.elapsed(),
+    })
 }

@@ -55,12 +55,34 @@ pub struct Ack {
 
 /// The name to record for a sign-off given on this machine.
 pub fn current_user() -> String {
-    for var in ["PREFLIGHT_USER", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "USER", "USERNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.trim().is_empty() {
-                return v;
-            }
+    for var in [
+        "PREFLIGHT_USER",
+        "GITHUB_ACTOR",
+        "GITLAB_USER_LOGIN",
+        "USER",
+        "USERNAME",
+    ] {
+        if let Ok(v) = std::env::var(var)
+            && !v.trim().is_empty()
+        {
+            return v;
         }
     }
-    "unknown".into()
+    login_name().unwrap_or_else(|| "unknown".into())
+}
+
+/// The login name of this process's user, from the password database.
+fn login_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name out
+    // at once and call it from one thread at a time (sign-offs are rare).
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_str()
+            .ok()
+            .map(str::to_string)
+    }
 }

@@ -16,7 +16,10 @@ mod tests {
     fn suggests_only_near_misses() {
         let keys = ["status", "url", "method", "body_contains"];
         assert_eq!(super::closest("statuss", keys).as_deref(), Some("status"));
-        assert_eq!(super::closest("body_contain", keys).as_deref(), Some("body_contains"));
+        assert_eq!(
+            super::closest("body_contain", keys).as_deref(),
+            Some("body_contains")
+        );
         assert_eq!(super::closest("zzz", keys), None);
     }
 }

@@ -12,18 +12,28 @@ pub enum ChecklistErrorKind {
     Read { message: String },
     /// Syntax, type and unknown-key errors found while reading the TOML.
     #[error("{message}")]
-    Toml { message: String, suggestion: Option<String> },
+    Toml {
+        message: String,
+        suggestion: Option<String>,
+    },
     #[error("unknown item `{need}` in `needs`{}", did_you_mean(suggestion))]
-    UnknownNeed { need: String, suggestion: Option<String> },
+    UnknownNeed {
+        need: String,
+        suggestion: Option<String>,
+    },
     #[error("item `{id}` needs itself")]
     SelfNeed { id: String },
     #[error("`needs` form a cycle: {}", cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
-    #[error("the checklist has no items: add a table such as `[http.health]` with a `url`, or `[command.tests]` with a `run`")]
+    #[error(
+        "the checklist has no items: add a table such as `[http.health]` with a `url`, or `[command.tests]` with a `run`"
+    )]
     Empty,
     #[error("invalid name `{name}`: names may use letters, digits, `-` and `_`")]
     InvalidName { name: String },
-    #[error("var `{var}`: environment variable `{env}` is not set (set it, or give the var a `default`)")]
+    #[error(
+        "var `{var}`: environment variable `{env}` is not set (set it, or give the var a `default`)"
+    )]
     UnsetVarEnv { var: String, env: String },
     #[error("var `{var}` needs either `value` or `env`")]
     EmptyVar { var: String },
@@ -32,13 +42,18 @@ pub enum ChecklistErrorKind {
     #[error("`jobs` must be at least 1")]
     ZeroJobs,
     #[error("unknown service `{name}`{}", did_you_mean(suggestion))]
-    UnknownService { name: String, suggestion: Option<String> },
+    UnknownService {
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("{message}")]
     Invalid { message: String },
 }
 
 fn did_you_mean(s: &Option<String>) -> String {
-    s.as_ref().map(|s| format!(", did you mean `{s}`?")).unwrap_or_default()
+    s.as_ref()
+        .map(|s| format!(", did you mean `{s}`?"))
+        .unwrap_or_default()
 }
 
 /// A [`ChecklistErrorKind`] located in a file.
@@ -69,12 +84,18 @@ impl ChecklistError {
 
     /// The full diagnostic: message, `file:line:col`, the line with a caret, key and hint.
     pub fn render(&self, color: bool) -> String {
-        let (red, blue, bold, reset) =
-            if color { ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "") };
+        let (red, blue, bold, reset) = if color {
+            ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
         let mut out = format!("{red}error{reset}{bold}: {}{reset}\n", self.kind);
         let path = self.path.display();
-        let (Some(text), Some(span), Some((line, col))) = (self.source_text.as_deref(), self.span.as_ref(), self.line_col())
-        else {
+        let (Some(text), Some(span), Some((line, col))) = (
+            self.source_text.as_deref(),
+            self.span.as_ref(),
+            self.line_col(),
+        ) else {
             let _ = writeln!(out, "  {blue}-->{reset} {path}");
             return out;
         };
@@ -86,15 +107,27 @@ impl ChecklistError {
         let _ = writeln!(out, "{blue}{line} |{reset} {src_line}");
         let line_chars = src_line.chars().count();
         let span_chars = text
-            .get(floor_char_boundary(text, span.start)..floor_char_boundary(text, span.end.max(span.start)))
+            .get(
+                floor_char_boundary(text, span.start)
+                    ..floor_char_boundary(text, span.end.max(span.start)),
+            )
             .map(|s| s.chars().take_while(|c| *c != '\n').count())
             .unwrap_or(1);
         let carets = span_chars.clamp(1, line_chars.saturating_sub(col - 1).max(1));
-        let _ = writeln!(out, "{pad} {blue}|{reset} {}{red}{}{reset}", " ".repeat(col - 1), "^".repeat(carets));
+        let _ = writeln!(
+            out,
+            "{pad} {blue}|{reset} {}{red}{}{reset}",
+            " ".repeat(col - 1),
+            "^".repeat(carets)
+        );
         if let Some(key) = self.key_path() {
             let _ = writeln!(out, "{pad} {blue}={reset} in `{key}`");
         }
-        if let ChecklistErrorKind::Toml { suggestion: Some(s), .. } = &self.kind {
+        if let ChecklistErrorKind::Toml {
+            suggestion: Some(s),
+            ..
+        } = &self.kind
+        {
             let _ = writeln!(out, "{pad} {blue}={reset} help: did you mean `{s}`?");
         }
         out
@@ -112,10 +145,51 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// Builds the error for a TOML deserialization failure, with a did-you-mean for unknown keys.
 pub(crate) fn from_toml(path: PathBuf, text: Arc<str>, err: &toml::de::Error) -> ChecklistError {
     let raw = err.message().trim().to_string();
-    let message = raw.replace("unknown field", "unknown key").replace("missing field", "missing key");
+    let message = raw
+        .replace("unknown field", "unknown key")
+        .replace("missing field", "missing key");
     let suggestion = unknown_key_suggestion(&raw);
-    let span = err.span();
-    ChecklistError { path, source_text: Some(text), span, kind: ChecklistErrorKind::Toml { message, suggestion } }
+    let span = err
+        .span()
+        .map(|span| narrow_to_reference(&text, span, &raw));
+    ChecklistError {
+        path,
+        source_text: Some(text),
+        span,
+        kind: ChecklistErrorKind::Toml {
+            message,
+            suggestion,
+        },
+    }
+}
+
+/// Points a template error at the `${` inside the string rather than at the whole string.
+fn narrow_to_reference(text: &str, span: Range<usize>, message: &str) -> Range<usize> {
+    let name = ["unknown variable `", "environment variable `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    let (Some(name), Some(slice)) = (name, text.get(span.clone())) else {
+        return span;
+    };
+    let needle = if message.starts_with("environment") {
+        format!("env:{name}")
+    } else {
+        name.to_string()
+    };
+    let mut from = 0;
+    while let Some(at) = slice[from..].find("${") {
+        let start = from + at;
+        if slice[start + 2..].trim_start().starts_with(&needle) {
+            let end = slice[start..]
+                .find('}')
+                .map(|e| start + e + 1)
+                .unwrap_or(slice.len());
+            return span.start + start..span.start + end;
+        }
+        from = start + 2;
+    }
+    span
 }
 
 /// From "unknown field `statuss`, expected one of `a`, `b`" (serde's wording) the closest candidate.
@@ -126,36 +200,48 @@ fn unknown_key_suggestion(message: &str) -> Option<String> {
     crate::suggest::closest(word, candidates)
 }
 
-/// The dotted path of the innermost key whose key or value covers byte `offset`.
+/// The dotted key at byte `offset`: the nearest `[table]` header above it plus the key on its
+/// line (or the nearest `key =` above, for multi-line values). A display aid, so a heuristic.
 pub fn key_path_at(text: &str, offset: usize) -> Option<String> {
-    use toml::de::{DeTable, DeValue};
-    let doc = DeTable::parse(text).ok()?;
-    let mut path: Vec<String> = Vec::new();
-    fn walk(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
-        for (k, v) in table.iter() {
-            let (ks, vs) = (k.span(), v.span());
-            if ks.contains(&offset) || vs.contains(&offset) || (vs.start <= offset && offset <= vs.end) {
-                path.push(k.get_ref().to_string());
-                match v.get_ref() {
-                    DeValue::Table(t) => {
-                        walk(t, offset, path);
-                    }
-                    DeValue::Array(items) => {
-                        for item in items.iter() {
-                            if let DeValue::Table(t) = item.get_ref() {
-                                if walk(t, offset, path) {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-                return true;
+    let offset = floor_char_boundary(text, offset);
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let mut key: Option<String> = None;
+    let mut header: Option<String> = None;
+    let lines_up = text[..line_start].lines().rev();
+    let current = text[line_start..].lines().next().unwrap_or("");
+    for (i, line) in std::iter::once(current).chain(lines_up).enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[') {
+            let h = h.trim_start_matches('[');
+            if let Some(end) = h.find(']') {
+                header = Some(unquote_path(&h[..end]));
+                break;
             }
         }
-        false
+        if key.is_none()
+            && !t.starts_with('#')
+            && let Some((k, _)) = t.split_once('=')
+        {
+            let k = k.trim();
+            if !k.is_empty() && !k.contains(['{', '[', '"']) || k.starts_with('"') {
+                key = Some(unquote_path(k));
+            }
+        }
+        if i > 200 {
+            break;
+        }
     }
-    walk(doc.get_ref(), offset, &mut path);
-    (!path.is_empty()).then(|| path.join("."))
+    match (header, key) {
+        (Some(h), Some(k)) => Some(format!("{h}.{k}")),
+        (Some(h), None) => Some(h),
+        (None, Some(k)) => Some(k),
+        (None, None) => None,
+    }
+}
+
+fn unquote_path(p: &str) -> String {
+    p.split('.')
+        .map(|part| part.trim().trim_matches(['"', '\'']))
+        .collect::<Vec<_>>()
+        .join(".")
 }

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
-pub use error::{key_path_at, ChecklistError, ChecklistErrorKind};
+pub use error::{ChecklistError, ChecklistErrorKind, key_path_at};
 pub use template::{Scope, Template};
-pub use types::{Common, Dur, ItemConfig, OneOrMany, Pattern, Program};
+pub use types::{Common, Dur, ItemConfig, OneOrMany, Pattern, Program, Table};
 
 use crate::checks::{self, Check};
 
@@ -114,19 +114,23 @@ struct RawChecklist {
     #[serde(default)]
     service: IndexMap<Spanned<String>, ServiceDef>,
     #[serde(default)]
-    http: IndexMap<Spanned<String>, checks::http::HttpItem>,
+    http: IndexMap<Spanned<String>, Table<checks::http::HttpItem>>,
     #[serde(default)]
-    command: IndexMap<Spanned<String>, checks::command::CommandItem>,
+    command: IndexMap<Spanned<String>, Table<checks::command::CommandItem>>,
     #[serde(default)]
-    manual: IndexMap<Spanned<String>, checks::manual::ManualItem>,
+    manual: IndexMap<Spanned<String>, Table<checks::manual::ManualItem>>,
 }
 
 type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
 
 impl RawChecklist {
     fn into_items(self) -> Vec<RawItem> {
-        fn add<C: ItemConfig + Check>(out: &mut Vec<RawItem>, kind: &'static str, section: IndexMap<Spanned<String>, C>) {
-            for (name, cfg) in section {
+        fn add<C: ItemConfig + Check>(
+            out: &mut Vec<RawItem>,
+            kind: &'static str,
+            section: IndexMap<Spanned<String>, Table<C>>,
+        ) {
+            for (name, Table(cfg)) in section {
                 out.push((kind, name, cfg.common(), Arc::new(cfg)));
             }
         }
@@ -200,11 +204,24 @@ pub struct LoadOptions {
 
 /// Reads and validates the checklist at `path`.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ChecklistError {
+    let bytes = std::fs::read(path).map_err(|e| ChecklistError {
         path: path.to_path_buf(),
         source_text: None,
         span: None,
-        kind: ChecklistErrorKind::Read { message: e.to_string() },
+        kind: ChecklistErrorKind::Read {
+            message: e.to_string(),
+        },
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        ChecklistError {
+            path: path.to_path_buf(),
+            source_text: Some(Arc::from(String::from_utf8_lossy(e.as_bytes()).as_ref())),
+            span: Some(at..at + 1),
+            kind: ChecklistErrorKind::Invalid {
+                message: "the checklist is not valid UTF-8".into(),
+            },
+        }
     })?;
     parse(path, &text, options)
 }
@@ -233,19 +250,48 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
                 (Some(v), _) => (v, t.secret),
                 (None, Some(env)) => match std::env::var(&env).ok().or(t.default) {
                     Some(v) => (v, t.secret),
-                    None if options.overrides.iter().any(|(k, _)| k == name.get_ref()) => (String::new(), t.secret),
+                    None if options.overrides.iter().any(|(k, _)| k == name.get_ref()) => {
+                        (String::new(), t.secret)
+                    }
                     None => {
                         return Err(err(
                             Some(span),
-                            ChecklistErrorKind::UnsetVarEnv { var: name.into_inner(), env },
-                        ))
+                            ChecklistErrorKind::UnsetVarEnv {
+                                var: name.into_inner(),
+                                env,
+                            },
+                        ));
                     }
                 },
-                (None, None) => return Err(err(Some(span), ChecklistErrorKind::EmptyVar { var: name.into_inner() })),
+                (None, None) => {
+                    return Err(err(
+                        Some(span),
+                        ChecklistErrorKind::EmptyVar {
+                            var: name.into_inner(),
+                        },
+                    ));
+                }
             },
         };
+        // A `--var` override wins before later vars are expanded from this one.
+        let raw = match options
+            .overrides
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name.get_ref())
+        {
+            Some((_, v)) => v.replace('$', "$$"),
+            None => raw,
+        };
         let value = template::with_scope(scope.clone(), || template::expand_in_scope(&raw))
-            .map_err(|e| err(Some(span.clone()), ChecklistErrorKind::Invalid { message: e.to_string() }))?;
+            .map_err(|e| {
+                err(
+                    Some(span.clone()),
+                    ChecklistErrorKind::Invalid {
+                        message: e.to_string(),
+                    },
+                )
+            })?;
         let name = name.into_inner();
         if secret {
             secrets.push((name.clone(), value.clone()));
@@ -253,24 +299,27 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         scope.vars.insert(name, value);
     }
     for (name, value) in &options.overrides {
-        if let Some(s) = secrets.iter_mut().find(|(n, _)| n == name) {
-            s.1 = value.clone();
-        }
-        scope.vars.insert(name.clone(), value.clone());
+        scope
+            .vars
+            .entry(name.clone())
+            .or_insert_with(|| value.clone());
     }
 
     // Pass 2: everything, typed, with `${...}` expanded.
-    let raw: RawChecklist = template::with_scope(scope, || toml::from_str(text)).map_err(toml_err)?;
+    let raw: RawChecklist =
+        template::with_scope(scope, || toml::from_str(text)).map_err(toml_err)?;
 
     let meta = raw.checklist.as_ref();
-    if let Some(jobs) = meta.and_then(|m| m.jobs.as_ref()) {
-        if *jobs.get_ref() == 0 {
-            return Err(err(Some(jobs.span()), ChecklistErrorKind::ZeroJobs));
-        }
+    if let Some(jobs) = meta.and_then(|m| m.jobs.as_ref())
+        && *jobs.get_ref() == 0
+    {
+        return Err(err(Some(jobs.span()), ChecklistErrorKind::ZeroJobs));
     }
-    let name = meta
-        .and_then(|m| m.name.clone())
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = meta.and_then(|m| m.name.clone()).unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     let jobs = meta.and_then(|m| m.jobs.as_ref().map(|j| *j.get_ref()));
     let timeout = meta.and_then(|m| m.timeout.map(Dur::get));
     let description = meta.and_then(|m| m.description.clone());
@@ -293,24 +342,47 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     for (kind, name, common, check) in raw_items {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
         let name = name.into_inner();
-        items.push(ItemDef { id: format!("{kind}.{name}"), kind, name, common, check });
+        items.push(ItemDef {
+            id: format!("{kind}.{name}"),
+            kind,
+            name,
+            common,
+            check,
+        });
     }
     if items.is_empty() {
         return Err(err(None, ChecklistErrorKind::Empty));
     }
     validate_needs(&items).map_err(|(span, kind)| err(Some(span), kind))?;
     let service_names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
-    let vcx = checks::ValidateContext { services: &service_names };
+    let vcx = checks::ValidateContext {
+        services: &service_names,
+    };
     for item in &items {
-        item.check.validate(&vcx).map_err(|(kind, span)| err(span, kind))?;
+        item.check
+            .validate(&vcx)
+            .map_err(|(kind, span)| err(span, kind))?;
     }
 
-    Ok(Checklist { path: path.to_path_buf(), name, description, jobs, timeout, secrets, services, items })
+    Ok(Checklist {
+        path: path.to_path_buf(),
+        name,
+        description,
+        jobs,
+        timeout,
+        secrets,
+        services,
+        items,
+    })
 }
 
 fn check_name(name: &Spanned<String>) -> Result<(), ChecklistErrorKind> {
     let n = name.get_ref();
-    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(ChecklistErrorKind::InvalidName { name: n.clone() });
     }
     Ok(())
@@ -318,16 +390,31 @@ fn check_name(name: &Spanned<String>) -> Result<(), ChecklistErrorKind> {
 
 /// Every `needs` entry names another item, and `needs` has no cycle.
 fn validate_needs(items: &[ItemDef]) -> Result<(), (Range<usize>, ChecklistErrorKind)> {
-    let ids: HashMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    let ids: HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.as_str(), i))
+        .collect();
     for item in items {
         for need in &item.common.needs {
             let n = need.get_ref().as_str();
             if n == item.id {
-                return Err((need.span(), ChecklistErrorKind::SelfNeed { id: item.id.clone() }));
+                return Err((
+                    need.span(),
+                    ChecklistErrorKind::SelfNeed {
+                        id: item.id.clone(),
+                    },
+                ));
             }
             if !ids.contains_key(n) {
                 let suggestion = crate::suggest::closest(n, ids.keys().copied());
-                return Err((need.span(), ChecklistErrorKind::UnknownNeed { need: n.to_string(), suggestion }));
+                return Err((
+                    need.span(),
+                    ChecklistErrorKind::UnknownNeed {
+                        need: n.to_string(),
+                        suggestion,
+                    },
+                ));
             }
         }
     }
@@ -373,7 +460,8 @@ fn validate_needs(items: &[ItemDef]) -> Result<(), (Range<usize>, ChecklistError
             let need = &items[from].common.needs[k];
             let target = ids[need.get_ref().as_str()];
             let pos = stack.iter().position(|&s| s == target).unwrap_or(0);
-            let mut cycle: Vec<String> = stack[pos..].iter().map(|&s| items[s].id.clone()).collect();
+            let mut cycle: Vec<String> =
+                stack[pos..].iter().map(|&s| items[s].id.clone()).collect();
             cycle.push(items[target].id.clone());
             return Err((need.span(), ChecklistErrorKind::Cycle { cycle }));
         }

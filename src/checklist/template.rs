@@ -35,14 +35,31 @@ pub(crate) fn with_scope<T>(scope: Scope, f: impl FnOnce() -> T) -> T {
 /// Why a `${...}` reference could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("unknown variable `{name}`{}", suggestion.as_ref().map(|s| format!(", did you mean `{s}`?")).unwrap_or_else(|| ": define it in `[vars]` or pass `--var NAME=VALUE`".into()))]
-    UnknownVar { name: String, suggestion: Option<String> },
+    #[error("unknown variable `{name}`{}", unknown_var_hint(name, suggestion))]
+    UnknownVar {
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("environment variable `{name}` is not set")]
     UnsetEnv { name: String },
     #[error("unclosed `${{` in `{text}`: write `${{name}}`, or `$$` for a literal `$`")]
     Unclosed { text: String },
     #[error("empty variable name `${{}}`")]
     Empty,
+}
+
+fn unknown_var_hint(name: &str, suggestion: &Option<String>) -> String {
+    if let Some(s) = suggestion {
+        return format!(", did you mean `{s}`?");
+    }
+    if name
+        .chars()
+        .any(|c| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+    {
+        // `${x%.sql}`, `${#list}`: shell syntax meant for the shell, not for preflight.
+        return ": for a literal `${` (e.g. shell syntax) write `$${`".into();
+    }
+    ": define it in `[vars]` or pass `--var NAME=VALUE`".into()
 }
 
 /// Expands `${name}`, `${env:NAME}` and `$$` in `text`. Names listed in [`RUNTIME_VARS`] are
@@ -62,7 +79,9 @@ pub fn expand(
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
             let Some(end) = body.find('}') else {
-                return Err(TemplateError::Unclosed { text: text.to_string() });
+                return Err(TemplateError::Unclosed {
+                    text: text.to_string(),
+                });
             };
             let name = body[..end].trim();
             if name.is_empty() {
@@ -71,7 +90,11 @@ pub fn expand(
             if let Some(env) = name.strip_prefix("env:") {
                 match std::env::var(env) {
                     Ok(v) => out.push_str(&v),
-                    Err(_) => return Err(TemplateError::UnsetEnv { name: env.to_string() }),
+                    Err(_) => {
+                        return Err(TemplateError::UnsetEnv {
+                            name: env.to_string(),
+                        });
+                    }
                 }
             } else if let Some(v) = lookup(name) {
                 out.push_str(&v);
@@ -79,7 +102,10 @@ pub fn expand(
                 out.push_str(&format!("${{{name}}}"));
             } else {
                 let suggestion = crate::suggest::closest(name, known().iter().map(String::as_str));
-                return Err(TemplateError::UnknownVar { name: name.to_string(), suggestion });
+                return Err(TemplateError::UnknownVar {
+                    name: name.to_string(),
+                    suggestion,
+                });
             }
             rest = &body[end + 1..];
         } else {
@@ -99,7 +125,10 @@ pub(crate) fn expand_in_scope(text: &str) -> Result<String, TemplateError> {
         expand(
             text,
             &|name| vars.and_then(|v| v.get(name).cloned()),
-            &|| vars.map(|v| v.keys().cloned().collect()).unwrap_or_default(),
+            &|| {
+                vars.map(|v| v.keys().cloned().collect())
+                    .unwrap_or_default()
+            },
         )
     })
 }
@@ -149,7 +178,9 @@ impl fmt::Display for Template {
 impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        expand_in_scope(&raw).map(Template).map_err(serde::de::Error::custom)
+        expand_in_scope(&raw)
+            .map(Template)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -159,15 +190,22 @@ mod tests {
 
     fn run(text: &str) -> Result<String, TemplateError> {
         let vars: IndexMap<String, String> =
-            [("base".to_string(), "http://127.0.0.1:1".to_string())].into_iter().collect();
-        expand(text, &|n| vars.get(n).cloned(), &|| vars.keys().cloned().collect())
+            [("base".to_string(), "http://127.0.0.1:1".to_string())]
+                .into_iter()
+                .collect();
+        expand(text, &|n| vars.get(n).cloned(), &|| {
+            vars.keys().cloned().collect()
+        })
     }
 
     #[test]
     fn expands_vars_env_and_dollars() {
         assert_eq!(run("${base}/health").unwrap(), "http://127.0.0.1:1/health");
         assert_eq!(run("$$HOME costs $5").unwrap(), "$HOME costs $5");
-        assert_eq!(run("${ env:PATH }").unwrap(), std::env::var("PATH").unwrap());
+        assert_eq!(
+            run("${ env:PATH }").unwrap(),
+            std::env::var("PATH").unwrap()
+        );
         assert_eq!(run("x-${previous_tag}").unwrap(), "x-${previous_tag}");
     }
 
@@ -175,7 +213,10 @@ mod tests {
     fn rejects_unknown_unclosed_and_unset() {
         assert_eq!(
             run("${bsae}/x").unwrap_err(),
-            TemplateError::UnknownVar { name: "bsae".into(), suggestion: Some("base".into()) }
+            TemplateError::UnknownVar {
+                name: "bsae".into(),
+                suggestion: Some("base".into())
+            }
         );
         assert!(matches!(run("${base"), Err(TemplateError::Unclosed { .. })));
         assert!(matches!(run("${}"), Err(TemplateError::Empty)));

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
 use super::template::Template;
@@ -80,13 +80,17 @@ impl<'de> Deserialize<'de> for Program {
         impl<'de> Visitor<'de> for V {
             type Value = Program;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a command string (run by `sh -c`) or an argv array like [\"cargo\", \"test\"]")
+                f.write_str(
+                    "a command string (run by `sh -c`) or an argv array like [\"cargo\", \"test\"]",
+                )
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Program, E> {
                 if s.trim().is_empty() {
                     return Err(E::custom("empty command"));
                 }
-                super::template::expand_in_scope(s).map(|s| Program::Shell(Template::new(s))).map_err(E::custom)
+                super::template::expand_in_scope(s)
+                    .map(|s| Program::Shell(Template::new(s)))
+                    .map_err(E::custom)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Program, A::Error> {
                 let mut argv = Vec::new();
@@ -94,7 +98,9 @@ impl<'de> Deserialize<'de> for Program {
                     argv.push(arg);
                 }
                 if argv.is_empty() || argv[0].is_empty() {
-                    return Err(de::Error::custom("empty argv: the first element names the program"));
+                    return Err(de::Error::custom(
+                        "empty argv: the first element names the program",
+                    ));
                 }
                 Ok(Program::Argv(argv))
             }
@@ -111,21 +117,66 @@ impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = Template::deserialize(d)?;
         regex::Regex::new(&text).map(Pattern).map_err(|e| {
-            de::Error::custom(format!("invalid regex `{}`: {}", text.as_str(), first_line(&e.to_string())))
+            de::Error::custom(format!(
+                "invalid regex `{}`: {}",
+                text.as_str(),
+                first_line(&e.to_string())
+            ))
         })
     }
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().trim_start_matches("error: ").to_string()
+    s.lines()
+        .last()
+        .unwrap_or(s)
+        .trim()
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 /// One value or a list of them (`status = 200` or `status = [200, 204]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::IntoDeserializer;
+        // Not `#[serde(untagged)]`: its only error is "did not match any variant".
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value or an array of values")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 impl<T: Clone> OneOrMany<T> {
@@ -134,6 +185,32 @@ impl<T: Clone> OneOrMany<T> {
             OneOrMany::One(t) => vec![t.clone()],
             OneOrMany::Many(v) => v.clone(),
         }
+    }
+}
+
+/// An item's table. Rejects `[[kind.name]]` (an array of tables) with a message that says so;
+/// a derived struct would otherwise accept it as a sequence and fail confusingly.
+#[derive(Debug)]
+pub struct Table<C>(pub C);
+
+impl<'de, C: Deserialize<'de>> Deserialize<'de> for Table<C> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<C>(std::marker::PhantomData<C>);
+        impl<'de, C: Deserialize<'de>> Visitor<'de> for V<C> {
+            type Value = Table<C>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table `[kind.name]`")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                C::deserialize(de::value::MapAccessDeserializer::new(map)).map(Table)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(
+                    "expected a table `[kind.name]`, found an array of tables `[[kind.name]]`: item names must be unique",
+                ))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 

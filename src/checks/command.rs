@@ -35,8 +35,16 @@ impl Check for CommandItem {
                 Some(c) => cx.base_dir().join(c.as_str()),
                 None => cx.base_dir().to_path_buf(),
             };
-            let env: Vec<(String, String)> = self.env.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
-            let spec = Spawn { argv: &argv, cwd: &cwd, env: &env };
+            let env: Vec<(String, String)> = self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            let spec = Spawn {
+                argv: &argv,
+                cwd: &cwd,
+                env: &env,
+            };
             let captured = match process::run_captured(&spec, cx.timeout).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -63,26 +71,42 @@ impl Check for CommandItem {
                     humantime::format_duration(cx.timeout)
                 )));
             }
-            let expected = self.exit_code.as_ref().map(|c| c.to_vec()).unwrap_or_else(|| vec![0]);
+            let expected = self
+                .exit_code
+                .as_ref()
+                .map(|c| c.to_vec())
+                .unwrap_or_else(|| vec![0]);
             let code = captured.status.and_then(|s| s.code());
             if !code.is_some_and(|c| expected.contains(&c)) {
                 return done(CheckOutput::failed(format!(
                     "{} (expected exit code {})",
                     captured.describe_status(),
-                    expected.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" or ")
+                    expected
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 )));
             }
             for needle in self.stdout_contains.iter().flat_map(|n| n.to_vec()) {
                 if !captured.stdout.contains(needle.as_str()) {
-                    return done(CheckOutput::failed(format!("stdout does not contain `{needle}`")));
+                    return done(CheckOutput::failed(format!(
+                        "stdout does not contain `{needle}`"
+                    )));
                 }
             }
-            if let Some(p) = &self.stdout_matches {
-                if !p.0.is_match(&captured.stdout) {
-                    return done(CheckOutput::failed(format!("stdout does not match `{}`", p.0.as_str())));
-                }
+            if let Some(p) = &self.stdout_matches
+                && !p.0.is_match(&captured.stdout)
+            {
+                return done(CheckOutput::failed(format!(
+                    "stdout does not match `{}`",
+                    p.0.as_str()
+                )));
             }
-            done(CheckOutput::passed(format!("{} in {secs:.2}s", captured.describe_status())))
+            done(CheckOutput::passed(format!(
+                "{} in {secs:.2}s",
+                captured.describe_status()
+            )))
         })
     }
 }

@@ -52,7 +52,9 @@ impl<'de> Deserialize<'de> for Method {
         let s = String::deserialize(d)?;
         let upper = s.to_ascii_uppercase();
         if !upper.chars().all(|c| c.is_ascii_alphabetic()) || upper.is_empty() {
-            return Err(serde::de::Error::custom(format!("invalid HTTP method `{s}`")));
+            return Err(serde::de::Error::custom(format!(
+                "invalid HTTP method `{s}`"
+            )));
         }
         reqwest::Method::from_bytes(upper.as_bytes())
             .map(Method)
@@ -67,7 +69,9 @@ pub struct HttpUrl(pub reqwest::Url);
 impl<'de> Deserialize<'de> for HttpUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = Template::deserialize(d)?;
-        parse_http_url(&t).map(HttpUrl).map_err(serde::de::Error::custom)
+        parse_http_url(&t)
+            .map(HttpUrl)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -76,7 +80,9 @@ pub fn parse_http_url(s: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(s).map_err(|e| format!("invalid URL `{s}`: {e}"))?;
     match url.scheme() {
         "http" | "https" => Ok(url),
-        other => Err(format!("invalid URL `{s}`: scheme `{other}` is not http or https")),
+        other => Err(format!(
+            "invalid URL `{s}`: scheme `{other}` is not http or https"
+        )),
     }
 }
 
@@ -110,12 +116,23 @@ impl RunResource for HttpClients {
 }
 
 impl HttpClients {
-    fn get(&self, connect_timeout: Duration, follow: bool) -> Result<reqwest::Client, reqwest::Error> {
-        let mut map = self.by_connect_timeout.lock().unwrap_or_else(|e| e.into_inner());
+    fn get(
+        &self,
+        connect_timeout: Duration,
+        follow: bool,
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        let mut map = self
+            .by_connect_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(c) = map.get(&(connect_timeout, follow)) {
             return Ok(c.clone());
         }
-        let policy = if follow { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() };
+        let policy = if follow {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        };
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .redirect(policy)
@@ -134,16 +151,26 @@ impl Check for HttpItem {
         Box::pin(async move {
             let clients = cx
                 .resources
-                .get_or_try_init::<HttpClients, std::convert::Infallible, _>(async { Ok(HttpClients::default()) })
+                .get_or_try_init::<HttpClients, std::convert::Infallible, _>(async {
+                    Ok(HttpClients::default())
+                })
                 .await
                 .unwrap_or_else(|e| match e {});
             let timeout = cx.timeout;
-            let connect_timeout = self.connect_timeout.map(Dur::get).unwrap_or(Duration::from_secs(10)).min(timeout);
+            let connect_timeout = self
+                .connect_timeout
+                .map(Dur::get)
+                .unwrap_or(Duration::from_secs(10))
+                .min(timeout);
             let client = match clients.get(connect_timeout, self.follow_redirects.unwrap_or(true)) {
                 Ok(c) => c,
                 Err(e) => return CheckOutput::errored(format!("cannot build an HTTP client: {e}")),
             };
-            let method = self.method.as_ref().map(|m| m.0.clone()).unwrap_or(reqwest::Method::GET);
+            let method = self
+                .method
+                .as_ref()
+                .map(|m| m.0.clone())
+                .unwrap_or(reqwest::Method::GET);
             let url = &self.url.0;
             let mut req = client.request(method.clone(), url.clone()).timeout(timeout);
             for (k, v) in &self.headers {
@@ -152,7 +179,11 @@ impl Check for HttpItem {
             if let Some(b) = &self.body {
                 req = req.body(b.to_string());
             }
-            let host = format!("{}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0));
+            let host = format!(
+                "{}:{}",
+                url.host_str().unwrap_or("?"),
+                url.port_or_known_default().unwrap_or(0)
+            );
             let what = format!("{method} {url}");
             let started = Instant::now();
             let deadline = tokio::time::Instant::now() + timeout;
@@ -177,7 +208,11 @@ impl Check for HttpItem {
             }
             let _ = writeln!(details, "\n{}", excerpt(&text, BODY_EXCERPT));
             let data = serde_json::json!({"url": url.as_str(), "method": method.as_str(), "status": status.as_u16(), "latency_ms": ms, "bytes": body.len()});
-            let done = |o: CheckOutput| o.with_details(details.clone()).with_property("latency_ms", format!("{ms:.1}")).with_data(data.clone());
+            let done = |o: CheckOutput| {
+                o.with_details(details.clone())
+                    .with_property("latency_ms", format!("{ms:.1}"))
+                    .with_data(data.clone())
+            };
 
             let ok_status = match &self.status {
                 Some(s) => s.to_vec().contains(&status.as_u16()),
@@ -185,30 +220,49 @@ impl Check for HttpItem {
             };
             if !ok_status {
                 let want = match &self.status {
-                    Some(s) => s.to_vec().iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" or "),
+                    Some(s) => s
+                        .to_vec()
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
                     None => "2xx".into(),
                 };
-                return done(CheckOutput::failed(format!("{what}: expected status {want}, got {status}")));
+                return done(CheckOutput::failed(format!(
+                    "{what}: expected status {want}, got {status}"
+                )));
             }
             for needle in self.body_contains.iter().flat_map(|n| n.to_vec()) {
                 if !text.contains(needle.as_str()) {
-                    return done(CheckOutput::failed(format!("{what}: body does not contain `{needle}`")));
+                    return done(CheckOutput::failed(format!(
+                        "{what}: body does not contain `{needle}`"
+                    )));
                 }
             }
-            if let Some(p) = &self.body_matches {
-                if !p.0.is_match(&text) {
-                    return done(CheckOutput::failed(format!("{what}: body does not match `{}`", p.0.as_str())));
-                }
+            if let Some(p) = &self.body_matches
+                && !p.0.is_match(&text)
+            {
+                return done(CheckOutput::failed(format!(
+                    "{what}: body does not match `{}`",
+                    p.0.as_str()
+                )));
             }
             if !self.json.is_empty() {
                 let doc: serde_json::Value = match serde_json::from_slice(&body) {
                     Ok(v) => v,
-                    Err(e) => return done(CheckOutput::failed(format!("{what}: body is not JSON ({e})"))),
+                    Err(e) => {
+                        return done(CheckOutput::failed(format!(
+                            "{what}: body is not JSON ({e})"
+                        )));
+                    }
                 };
                 for (pointer, want) in &self.json {
                     match doc.pointer(&pointer.0) {
                         None => {
-                            return done(CheckOutput::failed(format!("{what}: JSON has nothing at `{}`", pointer.0)));
+                            return done(CheckOutput::failed(format!(
+                                "{what}: JSON has nothing at `{}`",
+                                pointer.0
+                            )));
                         }
                         Some(got) if !json_eq(got, want) => {
                             return done(CheckOutput::failed(format!(
@@ -220,15 +274,17 @@ impl Check for HttpItem {
                     }
                 }
             }
-            if let Some(max) = self.max_latency {
-                if latency > max.get() {
-                    return done(CheckOutput::failed(format!(
-                        "{what}: took {ms:.0} ms, over max_latency {}",
-                        humantime::format_duration(max.get())
-                    )));
-                }
+            if let Some(max) = self.max_latency
+                && latency > max.get()
+            {
+                return done(CheckOutput::failed(format!(
+                    "{what}: took {ms:.0} ms, over max_latency {}",
+                    humantime::format_duration(max.get())
+                )));
             }
-            done(CheckOutput::passed(format!("{what}: {status} in {ms:.0} ms")))
+            done(CheckOutput::passed(format!(
+                "{what}: {status} in {ms:.0} ms"
+            )))
         })
     }
 }
@@ -272,7 +328,13 @@ fn no_answer(what: &str, host: &str, timeout: Duration) -> CheckOutput {
     .with_property("timed_out", "true")
 }
 
-fn request_error(what: &str, host: &str, e: &reqwest::Error, timeout: Duration, connect_timeout: Duration) -> CheckOutput {
+fn request_error(
+    what: &str,
+    host: &str,
+    e: &reqwest::Error,
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> CheckOutput {
     let cause = root_cause(e);
     if e.is_connect() {
         if e.is_timeout() || cause.contains("timed out") {

@@ -32,7 +32,10 @@ pub trait Check: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Checks that need the whole checklist (e.g. that a named service exists).
-    fn validate(&self, _cx: &ValidateContext<'_>) -> Result<(), (ChecklistErrorKind, Option<std::ops::Range<usize>>)> {
+    fn validate(
+        &self,
+        _cx: &ValidateContext<'_>,
+    ) -> Result<(), (ChecklistErrorKind, Option<std::ops::Range<usize>>)> {
         Ok(())
     }
 }
@@ -151,7 +154,15 @@ impl CheckContext {
 
 /// A file-name-safe form of `s`.
 pub fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Asks a person to confirm a manual item.
@@ -166,10 +177,12 @@ pub trait RunResource: Any + Send + Sync {
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }
 
+type ResourceCell = tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>;
+
 /// The run's shared [`RunResource`]s, one per type.
 #[derive(Default)]
 pub struct Resources {
-    cells: Mutex<HashMap<TypeId, Arc<tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>>>>,
+    cells: Mutex<HashMap<TypeId, Arc<ResourceCell>>>,
     shutdown: Mutex<Vec<Arc<dyn RunResource>>>,
 }
 
@@ -181,21 +194,33 @@ impl Resources {
         T: RunResource,
         F: std::future::Future<Output = Result<T, E>>,
     {
-        let cell = self.cells.lock().unwrap_or_else(|e| e.into_inner()).entry(TypeId::of::<T>()).or_default().clone();
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(TypeId::of::<T>())
+            .or_default()
+            .clone();
         let any = cell
             .get_or_try_init(|| async {
                 let value = Arc::new(init.await?);
-                self.shutdown.lock().unwrap_or_else(|e| e.into_inner()).push(value.clone());
+                self.shutdown
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(value.clone());
                 Ok::<_, E>(value as Arc<dyn Any + Send + Sync>)
             })
             .await?
             .clone();
-        Ok(any.downcast::<T>().unwrap_or_else(|_| unreachable!("one type per TypeId")))
+        Ok(any
+            .downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("one type per TypeId")))
     }
 
     /// Shuts every resource down, last created first.
     pub async fn shutdown_all(&self) {
-        let all: Vec<_> = std::mem::take(&mut *self.shutdown.lock().unwrap_or_else(|e| e.into_inner()));
+        let all: Vec<_> =
+            std::mem::take(&mut *self.shutdown.lock().unwrap_or_else(|e| e.into_inner()));
         for r in all.into_iter().rev() {
             r.shutdown().await;
         }

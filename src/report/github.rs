@@ -10,18 +10,28 @@ pub fn step_summary(report: &RunReport) -> String {
     let mut md = format!(
         "## preflight: {} — gate {}\n\n{} passed, {} flaky, {} failed, {} errored, {} skipped{}\n\n",
         escape(&report.checklist),
-        if report.gate_open() { "open ✅" } else { "closed ❌" },
+        if report.gate_open() {
+            "open ✅"
+        } else {
+            "closed ❌"
+        },
         c.passed,
         c.flaky,
         c.failed,
         c.errored,
         c.skipped,
-        if c.interrupted > 0 { format!(", {} interrupted", c.interrupted) } else { String::new() },
+        if c.interrupted > 0 {
+            format!(", {} interrupted", c.interrupted)
+        } else {
+            String::new()
+        },
     );
     md.push_str("| item | outcome | time | detail |\n|---|---|---|---|\n");
     for i in &report.items {
         let outcome = match (i.outcome, i.blocking) {
-            (Outcome::Failed | Outcome::Errored, false) => format!("{} (non-blocking)", i.outcome.label()),
+            (Outcome::Failed | Outcome::Errored, false) => {
+                format!("{} (non-blocking)", i.outcome.label())
+            }
             (o, _) => o.label().to_string(),
         };
         let _ = writeln!(
@@ -47,8 +57,16 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
         .iter()
         .filter(|i| i.blocks_gate() && matches!(i.outcome, Outcome::Failed | Outcome::Errored))
         .map(|i| {
-            let msg = super::clean_text(&i.message).replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-            format!("::error title=preflight {} {}::{}", i.id, i.outcome.label(), msg)
+            let msg = super::clean_text(&i.message)
+                .replace('%', "%25")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A");
+            format!(
+                "::error title=preflight {} {}::{}",
+                i.id,
+                i.outcome.label(),
+                msg
+            )
         })
         .collect()
 }

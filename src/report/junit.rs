@@ -14,9 +14,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
-use super::{clean_text, ItemResult, Outcome, RunReport};
+use super::{ItemResult, Outcome, RunReport, clean_text};
 use crate::checks::Status;
 
 /// Renders `report` as JUnit XML for a file at `path` (attachment paths are relative to it).
@@ -34,7 +36,12 @@ pub fn render(report: &RunReport, path: &Path) -> String {
         suite.add_test_case(test_case(item, path));
     }
     for (kind, mut suite) in suites {
-        let time: Duration = report.items.iter().filter(|i| i.kind == kind).map(|i| i.duration).sum();
+        let time: Duration = report
+            .items
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.duration)
+            .sum();
         suite.set_time(time);
         xml.add_test_suite(suite);
     }
@@ -45,20 +52,37 @@ pub fn render(report: &RunReport, path: &Path) -> String {
 }
 
 fn strip_root_attrs(xml: &str) -> String {
-    let Some(start) = xml.find("<testsuites") else { return xml.to_string() };
+    let Some(start) = xml.find("<testsuites") else {
+        return xml.to_string();
+    };
     let end = start + xml[start..].find('>').unwrap_or(0);
     let tag = &xml[start..end];
     let re = regex::Regex::new(r#"\s(skipped|timestamp)="[^"]*""#).expect("valid regex");
-    format!("{}{}{}", &xml[..start], re.replace_all(tag, ""), &xml[end..])
+    format!(
+        "{}{}{}",
+        &xml[..start],
+        re.replace_all(tag, ""),
+        &xml[end..]
+    )
 }
 
 fn test_case(item: &ItemResult, path: &Path) -> TestCase {
     let message = clean_text(&item.message);
-    let failed_attempts: Vec<_> = item.attempts.iter().filter(|a| a.status != Status::Passed).collect();
+    let failed_attempts: Vec<_> = item
+        .attempts
+        .iter()
+        .filter(|a| a.status != Status::Passed)
+        .collect();
     let rerun = |a: &super::Attempt| {
-        let kind = if a.status == Status::Errored { NonSuccessKind::Error } else { NonSuccessKind::Failure };
+        let kind = if a.status == Status::Errored {
+            NonSuccessKind::Error
+        } else {
+            NonSuccessKind::Failure
+        };
         let mut r = TestRerun::new(kind);
-        r.set_message(clean_text(&a.message)).set_type(a.status_label()).set_time(a.duration);
+        // No `time`: the strict schema's rerun elements have none.
+        r.set_message(clean_text(&a.message))
+            .set_type(a.status_label());
         r
     };
     let status = match item.outcome {
@@ -69,9 +93,14 @@ fn test_case(item: &ItemResult, path: &Path) -> TestCase {
             s
         }
         Outcome::Failed | Outcome::Errored => {
-            let kind = if item.outcome == Outcome::Failed { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+            let kind = if item.outcome == Outcome::Failed {
+                NonSuccessKind::Failure
+            } else {
+                NonSuccessKind::Error
+            };
             let mut s = TestCaseStatus::non_success(kind);
-            s.set_message(message.clone()).set_type(item.outcome.label());
+            s.set_message(message.clone())
+                .set_type(item.outcome.label());
             if !item.details.is_empty() {
                 s.set_description(clean_text(&item.details));
             }
@@ -125,7 +154,10 @@ fn test_case(item: &ItemResult, path: &Path) -> TestCase {
         }
     }
     for a in &item.artifacts {
-        out.push_str(&format!("[[ATTACHMENT|{}]]\n", RunReport::relative_to(a, path).display()));
+        out.push_str(&format!(
+            "[[ATTACHMENT|{}]]\n",
+            RunReport::relative_to(a, path).display()
+        ));
     }
     tc.set_system_out(clean_text(&out));
     tc

@@ -179,7 +179,10 @@ impl RunReport {
 
     /// `path` relative to `base`'s directory when possible (for links in reports).
     pub fn relative_to(path: &Path, report_file: &Path) -> PathBuf {
-        let base = report_file.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let base = report_file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
         let base = std::path::absolute(&base).unwrap_or(base);
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         relative_path(&path, &base).unwrap_or(path)
@@ -206,9 +209,18 @@ fn relative_path(path: &Path, base: &Path) -> Option<PathBuf> {
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("report"),
+        std::process::id()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
@@ -258,7 +270,8 @@ pub fn clean_text(s: &str) -> String {
             }
             continue;
         }
-        let allowed = matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
+        let allowed =
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
         if allowed {
             out.push(c);
         } else {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table, presets};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{ItemResult, Outcome, RunReport};
@@ -22,7 +22,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
     fn outcome(&self, r: &ItemResult) -> String {
         let (label, code) = match r.outcome {
@@ -41,7 +45,9 @@ impl Style {
 
 /// Consumes events until the run finishes.
 pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings) {
-    let style = Style { color: settings.color };
+    let style = Style {
+        color: settings.color,
+    };
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let (mut done, mut total) = (0usize, 0usize);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -57,26 +63,58 @@ pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings)
         let mut text = String::new();
         let finished = matches!(event, Event::RunFinished { .. });
         match event {
-            Event::RunStarted { checklist, items, jobs } => {
+            Event::RunStarted {
+                checklist,
+                items,
+                jobs,
+            } => {
                 total = items;
-                let _ = writeln!(text, "{} {checklist}: {items} items, {jobs} at a time", style.paint("1", "preflight"));
+                let _ = writeln!(
+                    text,
+                    "{} {checklist}: {items} items, {jobs} at a time",
+                    style.paint("1", "preflight")
+                );
             }
             Event::ServiceStarting { name } => {
-                let _ = writeln!(text, "{} service `{name}` starting", style.paint("2", "  ..."));
+                let _ = writeln!(
+                    text,
+                    "{} service `{name}` starting",
+                    style.paint("2", "  ...")
+                );
             }
             Event::ServiceReady { name, pid, after } => {
-                let _ = writeln!(text, "{} service `{name}` ready (pid {pid}) after {:.1}s", style.paint("32", "   UP"), after.as_secs_f64());
+                let _ = writeln!(
+                    text,
+                    "{} service `{name}` ready (pid {pid}) after {:.1}s",
+                    style.paint("32", "   UP"),
+                    after.as_secs_f64()
+                );
             }
             Event::ServiceFailed { name, message } => {
-                let _ = writeln!(text, "{} service `{name}`: {}", style.paint("1;31", "ERROR"), indent_rest(&message));
+                let _ = writeln!(
+                    text,
+                    "{} service `{name}`: {}",
+                    style.paint("1;31", "ERROR"),
+                    indent_rest(&message)
+                );
             }
             Event::ItemStarted { id } => {
                 running.insert(id, Instant::now());
             }
-            Event::ItemRetrying { id, attempt, message } => {
-                let _ = writeln!(text, "{} {id}: attempt {attempt} after: {message}", style.paint("33", "RETRY"));
+            Event::ItemRetrying {
+                id,
+                attempt,
+                message,
+            } => {
+                let _ = writeln!(
+                    text,
+                    "{} {id}: attempt {attempt} after: {message}",
+                    style.paint("33", "RETRY")
+                );
             }
-            Event::ItemFinished { result, done: d, .. } => {
+            Event::ItemFinished {
+                result, done: d, ..
+            } => {
                 running.remove(&result.id);
                 done = d;
                 text = item_line(&style, &result);
@@ -106,7 +144,12 @@ pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings)
     }
 }
 
-fn draw_status(running: &BTreeMap<String, Instant>, done: usize, total: usize, shown: bool) -> bool {
+fn draw_status(
+    running: &BTreeMap<String, Instant>,
+    done: usize,
+    total: usize,
+    shown: bool,
+) -> bool {
     if running.is_empty() {
         if shown {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
@@ -114,9 +157,16 @@ fn draw_status(running: &BTreeMap<String, Instant>, done: usize, total: usize, s
         return false;
     }
     let now = Instant::now();
-    let list: Vec<String> =
-        running.iter().take(4).map(|(id, t)| format!("{id} {:.0}s", (now - *t).as_secs_f64())).collect();
-    let more = if running.len() > 4 { format!(" +{}", running.len() - 4) } else { String::new() };
+    let list: Vec<String> = running
+        .iter()
+        .take(4)
+        .map(|(id, t)| format!("{id} {:.0}s", (now - *t).as_secs_f64()))
+        .collect();
+    let more = if running.len() > 4 {
+        format!(" +{}", running.len() - 4)
+    } else {
+        String::new()
+    };
     let mut line = format!("[{done}/{total}] running: {}{more}", list.join(", "));
     line.truncate(terminal_width().saturating_sub(1));
     let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
@@ -125,11 +175,23 @@ fn draw_status(running: &BTreeMap<String, Instant>, done: usize, total: usize, s
 }
 
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
 }
 
 fn indent_rest(s: &str) -> String {
-    s.lines().enumerate().map(|(i, l)| if i == 0 { l.to_string() } else { format!("\n        {l}") }).collect()
+    s.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                format!("\n        {l}")
+            }
+        })
+        .collect()
 }
 
 /// One finished item: its outcome line, then (when it did not pass) its details, whole.
@@ -150,7 +212,11 @@ fn item_line(style: &Style, r: &ItemResult) -> String {
             let _ = writeln!(s, "        {}", super::clean_text(l));
         }
         if lines.len() > DETAIL_LINES {
-            let _ = writeln!(s, "        [... {} more lines in the JUnit/JSON report]", lines.len() - DETAIL_LINES);
+            let _ = writeln!(
+                s,
+                "        [... {} more lines in the JUnit/JSON report]",
+                lines.len() - DETAIL_LINES
+            );
         }
     }
     for a in &r.artifacts {
@@ -163,17 +229,31 @@ fn item_line(style: &Style, r: &ItemResult) -> String {
 fn summary(style: &Style, report: &RunReport) -> String {
     let mut table = Table::new();
     table
-        .load_preset(if style.color { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_FULL_CONDENSED })
+        .load_preset(if style.color {
+            presets::UTF8_FULL_CONDENSED
+        } else {
+            presets::ASCII_FULL_CONDENSED
+        })
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(terminal_width().clamp(80, 200) as u16)
         .set_header(vec!["item", "kind", "outcome", "time", "detail"]);
     for r in &report.items {
-        let outcome = if r.is_warning() { format!("{} (non-blocking)", r.outcome.label()) } else { r.outcome.label().to_string() };
+        let outcome = if r.is_warning() {
+            format!("{} (non-blocking)", r.outcome.label())
+        } else {
+            r.outcome.label().to_string()
+        };
         let mut detail = super::clean_text(r.message.lines().next().unwrap_or(""));
         if detail.chars().count() > 120 {
             detail = detail.chars().take(117).collect::<String>() + "...";
         }
-        table.add_row(vec![r.id.clone(), r.kind.clone(), outcome, format!("{:.2}s", r.duration.as_secs_f64()), detail]);
+        table.add_row(vec![
+            r.id.clone(),
+            r.kind.clone(),
+            outcome,
+            format!("{:.2}s", r.duration.as_secs_f64()),
+            detail,
+        ]);
     }
     let c = report.counts();
     let mut s = format!("\n{table}\n");
@@ -197,7 +277,10 @@ fn summary(style: &Style, report: &RunReport) -> String {
     } else if report.gate_open() {
         style.paint("32;1", "gate: OPEN, every blocking item passed (exit 0)")
     } else {
-        style.paint("31;1", "gate: CLOSED, a blocking item did not pass (exit 1)")
+        style.paint(
+            "31;1",
+            "gate: CLOSED, a blocking item did not pass (exit 1)",
+        )
     };
     let _ = writeln!(s, "{verdict}");
     s

@@ -8,16 +8,41 @@ use crate::report::{ItemResult, RunReport};
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
 pub enum Event {
-    RunStarted { checklist: String, items: usize, jobs: usize },
-    ServiceStarting { name: String },
-    ServiceReady { name: String, pid: u32, after: Duration },
-    ServiceFailed { name: String, message: String },
-    ItemStarted { id: String },
-    ItemRetrying { id: String, attempt: u32, message: String },
+    RunStarted {
+        checklist: String,
+        items: usize,
+        jobs: usize,
+    },
+    ServiceStarting {
+        name: String,
+    },
+    ServiceReady {
+        name: String,
+        pid: u32,
+        after: Duration,
+    },
+    ServiceFailed {
+        name: String,
+        message: String,
+    },
+    ItemStarted {
+        id: String,
+    },
+    ItemRetrying {
+        id: String,
+        attempt: u32,
+        message: String,
+    },
     /// Each item's output arrives whole, once, here.
-    ItemFinished { result: Box<ItemResult>, done: usize, total: usize },
+    ItemFinished {
+        result: Box<ItemResult>,
+        done: usize,
+        total: usize,
+    },
     Interrupted,
-    RunFinished { report: Arc<RunReport> },
+    RunFinished {
+        report: Arc<RunReport>,
+    },
 }
 
 /// Where the runner sends its events.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::FutureExt;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use event::{Event, EventSender};
@@ -45,7 +45,11 @@ impl Runner {
     pub async fn run(&self, checklist: &Checklist, plan: Plan) -> RunReport {
         let started_at = Utc::now();
         let started = Instant::now();
-        self.emit(Event::RunStarted { checklist: checklist.name.clone(), items: plan.items.len(), jobs: plan.jobs });
+        self.emit(Event::RunStarted {
+            checklist: checklist.name.clone(),
+            items: plan.items.len(),
+            jobs: plan.jobs,
+        });
 
         let mut services = Vec::new();
         let mut records = Vec::new();
@@ -53,20 +57,61 @@ impl Runner {
         let mut service_error: Option<String> = None;
         let needed = !plan.items.is_empty();
         for def in checklist.services.iter().filter(|_| needed) {
-            self.emit(Event::ServiceStarting { name: def.name.clone() });
-            match service::start(def, &self.settings.checklist_dir, &self.settings.artifacts_dir, self.redactor.clone(), &self.cancel).await {
+            self.emit(Event::ServiceStarting {
+                name: def.name.clone(),
+            });
+            match service::start(
+                def,
+                &self.settings.checklist_dir,
+                &self.settings.artifacts_dir,
+                self.redactor.clone(),
+                &self.cancel,
+            )
+            .await
+            {
                 Ok((svc, after)) => {
                     let pid = svc.group.pid();
-                    self.emit(Event::ServiceReady { name: def.name.clone(), pid, after });
-                    infos.insert(def.name.clone(), ServiceInfo { name: def.name.clone(), pid });
-                    records.push(ServiceRecord { name: def.name.clone(), pid: Some(pid), ready_after: Some(after), error: None, log: Some(svc.log_path.clone()), stopped: None });
+                    self.emit(Event::ServiceReady {
+                        name: def.name.clone(),
+                        pid,
+                        after,
+                    });
+                    infos.insert(
+                        def.name.clone(),
+                        ServiceInfo {
+                            name: def.name.clone(),
+                            pid,
+                        },
+                    );
+                    records.push(ServiceRecord {
+                        name: def.name.clone(),
+                        pid: Some(pid),
+                        ready_after: Some(after),
+                        error: None,
+                        log: Some(svc.log_path.clone()),
+                        stopped: None,
+                    });
                     services.push(svc);
                 }
                 Err(e) => {
                     let message = self.redactor.redact(&e.message).into_owned();
-                    self.emit(Event::ServiceFailed { name: def.name.clone(), message: message.clone() });
-                    records.push(ServiceRecord { name: def.name.clone(), pid: None, ready_after: None, error: Some(message.clone()), log: e.log_path, stopped: None });
-                    service_error = Some(format!("service `{}` did not start: {}", def.name, message.lines().next().unwrap_or("")));
+                    self.emit(Event::ServiceFailed {
+                        name: def.name.clone(),
+                        message: message.clone(),
+                    });
+                    records.push(ServiceRecord {
+                        name: def.name.clone(),
+                        pid: None,
+                        ready_after: None,
+                        error: Some(message.clone()),
+                        log: e.log_path,
+                        stopped: None,
+                    });
+                    service_error = Some(format!(
+                        "service `{}` did not start: {}",
+                        def.name,
+                        message.lines().next().unwrap_or("")
+                    ));
                     break;
                 }
             }
@@ -74,12 +119,26 @@ impl Runner {
 
         let resources = Arc::new(Resources::default());
         let results = match &service_error {
-            Some(msg) if !self.cancel.is_cancelled() => plan
-                .items
-                .iter()
-                .map(|p| not_run(p, Outcome::Errored, msg.clone()))
-                .collect(),
-            _ => self.run_items(&plan, Arc::new(infos), resources.clone()).await,
+            Some(msg) if !self.cancel.is_cancelled() => {
+                let total = plan.items.len();
+                let results: Vec<ItemResult> = plan
+                    .items
+                    .iter()
+                    .map(|p| not_run(p, Outcome::Errored, msg.clone()))
+                    .collect();
+                for (n, r) in results.iter().enumerate() {
+                    self.emit(Event::ItemFinished {
+                        result: Box::new(r.clone()),
+                        done: n + 1,
+                        total,
+                    });
+                }
+                results
+            }
+            _ => {
+                self.run_items(&plan, Arc::new(infos), resources.clone())
+                    .await
+            }
         };
         resources.shutdown_all().await;
         for (svc, rec) in services.into_iter().zip(records.iter_mut()) {
@@ -96,20 +155,31 @@ impl Runner {
             items: results,
             not_selected: plan.not_selected.clone(),
         };
-        self.emit(Event::RunFinished { report: Arc::new(report.clone()) });
+        self.emit(Event::RunFinished {
+            report: Arc::new(report.clone()),
+        });
         report
     }
 
-    async fn run_items(&self, plan: &Plan, services: Arc<HashMap<String, ServiceInfo>>, resources: Arc<Resources>) -> Vec<ItemResult> {
+    async fn run_items(
+        &self,
+        plan: &Plan,
+        services: Arc<HashMap<String, ServiceInfo>>,
+        resources: Arc<Resources>,
+    ) -> Vec<ItemResult> {
         let total = plan.items.len();
         let semaphore = Arc::new(Semaphore::new(plan.jobs));
         let fail_fast = CancellationToken::new();
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..total).map(|_| watch::channel(None::<Outcome>)).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..total).map(|_| watch::channel(None::<Outcome>)).unzip();
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, (item, tx)) in plan.items.iter().cloned().zip(senders).enumerate() {
-            let needs: Vec<(String, watch::Receiver<Option<Outcome>>)> =
-                item.needs.iter().map(|&j| (plan.items[j].def.id.clone(), receivers[j].clone())).collect();
+            let needs: Vec<(String, watch::Receiver<Option<Outcome>>)> = item
+                .needs
+                .iter()
+                .map(|&j| (plan.items[j].def.id.clone(), receivers[j].clone()))
+                .collect();
             let cx = ItemTask {
                 item,
                 needs,
@@ -132,7 +202,11 @@ impl Runner {
                     cx.fail_fast.cancel();
                 }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                let _ = cx.events.send(Event::ItemFinished { result: Box::new(result.clone()), done: n, total });
+                let _ = cx.events.send(Event::ItemFinished {
+                    result: Box::new(result.clone()),
+                    done: n,
+                    total,
+                });
                 (i, result)
             });
         }
@@ -145,7 +219,11 @@ impl Runner {
         results
             .into_iter()
             .enumerate()
-            .map(|(i, r)| r.unwrap_or_else(|| not_run(&plan.items[i], Outcome::Interrupted, "interrupted".into())))
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    not_run(&plan.items[i], Outcome::Interrupted, "interrupted".into())
+                })
+            })
             .collect()
     }
 }
@@ -191,7 +269,11 @@ impl ItemTask {
     async fn run(&self) -> ItemResult {
         let p = &self.item;
         if let Some(n) = p.excluded_needs.first() {
-            return not_run(p, Outcome::Skipped, format!("needs `{n}`, which was excluded by --skip/--only"));
+            return not_run(
+                p,
+                Outcome::Skipped,
+                format!("needs `{n}`, which was excluded by --skip/--only"),
+            );
         }
         for (id, rx) in &self.needs {
             let mut rx = rx.clone();
@@ -201,8 +283,20 @@ impl ItemTask {
             };
             match outcome {
                 Some(o) if o.is_pass() => {}
-                Some(o) => return not_run(p, Outcome::Skipped, format!("needs `{id}`, which {}", past_tense(o))),
-                None => return not_run(p, Outcome::Skipped, format!("needs `{id}`, which did not finish")),
+                Some(o) => {
+                    return not_run(
+                        p,
+                        Outcome::Skipped,
+                        format!("needs `{id}`, which {}", past_tense(o)),
+                    );
+                }
+                None => {
+                    return not_run(
+                        p,
+                        Outcome::Skipped,
+                        format!("needs `{id}`, which did not finish"),
+                    );
+                }
             }
         }
         let _permit = tokio::select! {
@@ -211,9 +305,15 @@ impl ItemTask {
             _ = self.fail_fast.cancelled() => return not_run(p, Outcome::Skipped, "not run: --fail-fast after a blocking item failed".into()),
         };
         if self.fail_fast.is_cancelled() {
-            return not_run(p, Outcome::Skipped, "not run: --fail-fast after a blocking item failed".into());
+            return not_run(
+                p,
+                Outcome::Skipped,
+                "not run: --fail-fast after a blocking item failed".into(),
+            );
         }
-        let _ = self.events.send(Event::ItemStarted { id: p.def.id.clone() });
+        let _ = self.events.send(Event::ItemStarted {
+            id: p.def.id.clone(),
+        });
         let started_at = Utc::now();
         let started = Instant::now();
         let mut attempts = Vec::new();
@@ -250,11 +350,19 @@ impl ItemTask {
                     return r;
                 }
             };
-            attempts.push(Attempt { status: last.status, message: last.message.clone(), duration: t0.elapsed() });
+            attempts.push(Attempt {
+                status: last.status,
+                message: last.message.clone(),
+                duration: t0.elapsed(),
+            });
             if last.status == Status::Passed || attempt > p.def.common.retries {
                 break;
             }
-            let _ = self.events.send(Event::ItemRetrying { id: p.def.id.clone(), attempt: attempt + 1, message: self.redactor.redact(&last.message).into_owned() });
+            let _ = self.events.send(Event::ItemRetrying {
+                id: p.def.id.clone(),
+                attempt: attempt + 1,
+                message: self.redactor.redact(&last.message).into_owned(),
+            });
             attempt += 1;
             tokio::select! {
                 _ = tokio::time::sleep(p.retry_delay) => {}
@@ -267,7 +375,11 @@ impl ItemTask {
         };
         let mut message = last.message;
         if outcome == Outcome::Flaky {
-            message = format!("{message} (passed on attempt {} of {})", attempts.len(), p.def.common.retries + 1);
+            message = format!(
+                "{message} (passed on attempt {} of {})",
+                attempts.len(),
+                p.def.common.retries + 1
+            );
         } else if attempts.len() > 1 {
             message = format!("{message} (all {} attempts)", attempts.len());
         }
@@ -292,14 +404,22 @@ impl ItemTask {
         red.redact_in_place(&mut r.message);
         red.redact_in_place(&mut r.details);
         r.warnings.iter_mut().for_each(|w| red.redact_in_place(w));
-        r.attempts.iter_mut().for_each(|a| red.redact_in_place(&mut a.message));
-        r.properties.iter_mut().for_each(|(_, v)| red.redact_in_place(v));
+        r.attempts
+            .iter_mut()
+            .for_each(|a| red.redact_in_place(&mut a.message));
+        r.properties
+            .iter_mut()
+            .for_each(|(_, v)| red.redact_in_place(v));
         red.redact_json(&mut r.data);
     }
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 fn past_tense(o: Outcome) -> &'static str {

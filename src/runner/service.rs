@@ -57,9 +57,22 @@ pub async fn start(
 ) -> Result<(RunningService, Duration), ServiceError> {
     let started = Instant::now();
     let argv = def.run.argv();
-    let cwd = def.cwd.as_ref().map(|c| base_dir.join(c.as_str())).unwrap_or_else(|| base_dir.to_path_buf());
-    let env: Vec<(String, String)> = def.env.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
-    let mut group = ProcessGroup::spawn(&Spawn { argv: &argv, cwd: &cwd, env: &env }).map_err(|e| ServiceError {
+    let cwd = def
+        .cwd
+        .as_ref()
+        .map(|c| base_dir.join(c.as_str()))
+        .unwrap_or_else(|| base_dir.to_path_buf());
+    let env: Vec<(String, String)> = def
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    let mut group = ProcessGroup::spawn(&Spawn {
+        argv: &argv,
+        cwd: &cwd,
+        env: &env,
+    })
+    .map_err(|e| ServiceError {
         message: if cwd.is_dir() {
             process::spawn_error(&argv[0], &e)
         } else {
@@ -69,25 +82,57 @@ pub async fn start(
     })?;
 
     let _ = std::fs::create_dir_all(artifacts);
-    let log_path = artifacts.join(format!("service-{}.log", crate::checks::sanitize(&def.name)));
-    let log = tokio::fs::File::create(&log_path).await.ok().map(|f| Arc::new(tokio::sync::Mutex::new(f)));
+    let log_path = artifacts.join(format!(
+        "service-{}.log",
+        crate::checks::sanitize(&def.name)
+    ));
+    let log = tokio::fs::File::create(&log_path)
+        .await
+        .ok()
+        .map(|f| Arc::new(tokio::sync::Mutex::new(f)));
     let tail = Arc::new(Mutex::new(Tail::new(LOG_TAIL)));
     let mut readers = Vec::new();
     let streams: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = [
-        group.child_mut().stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        group.child_mut().stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        group
+            .child_mut()
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        group
+            .child_mut()
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
     ]
     .into_iter()
     .flatten()
     .collect();
     for stream in streams {
-        readers.push(copy_log(stream, tail.clone(), log.clone(), redactor.clone()));
+        readers.push(copy_log(
+            stream,
+            tail.clone(),
+            log.clone(),
+            redactor.clone(),
+        ));
     }
-    let stop_timeout = def.stop_timeout.map(Dur::get).unwrap_or(DEFAULT_STOP_TIMEOUT);
-    let mut svc = RunningService { name: def.name.clone(), group, log_path, tail, stop_timeout, readers };
+    let stop_timeout = def
+        .stop_timeout
+        .map(Dur::get)
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let mut svc = RunningService {
+        name: def.name.clone(),
+        group,
+        log_path,
+        tail,
+        stop_timeout,
+        readers,
+    };
 
     let fail = |svc: &RunningService, message: String| ServiceError {
-        message: format!("{message}\n--- last lines of its output ---\n{}", svc.tail()),
+        message: format!(
+            "{message}\n--- last lines of its output ---\n{}",
+            svc.tail()
+        ),
         log_path: Some(svc.log_path.clone()),
     };
     let Some(ready) = def.ready.as_ref().map(|r| r.get_ref()) else {
@@ -98,13 +143,22 @@ pub async fn start(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
-        .map_err(|e| ServiceError { message: format!("cannot build an HTTP client: {e}"), log_path: None })?;
+        .map_err(|e| ServiceError {
+            message: format!("cannot build an HTTP client: {e}"),
+            log_path: None,
+        })?;
     let mut last;
     loop {
         if let Ok(Some(status)) = svc.group.try_wait() {
             // Give the log readers a moment to catch the last words.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let e = fail(&svc, format!("service `{}` exited with {status} before it was ready", def.name));
+            let e = fail(
+                &svc,
+                format!(
+                    "service `{}` exited with {status} before it was ready",
+                    def.name
+                ),
+            );
             svc.stop().await;
             return Err(e);
         }
@@ -116,7 +170,12 @@ pub async fn start(
                     Err(e) => Err(format!("GET {}: {}", url.as_str(), root_cause(&e))),
                 }
             } else if let Some(addr) = &ready.tcp {
-                match tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr.as_str())).await {
+                match tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio::net::TcpStream::connect(addr.as_str()),
+                )
+                .await
+                {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(e)) => Err(format!("connect {}: {e}", addr.as_str())),
                     Err(_) => Err(format!("connect {}: timed out", addr.as_str())),
@@ -175,7 +234,9 @@ fn copy_log(
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf);
-                    let line = redactor.redact(line.trim_end_matches(['\n', '\r'])).into_owned();
+                    let line = redactor
+                        .redact(line.trim_end_matches(['\n', '\r']))
+                        .into_owned();
                     if let Some(log) = &log {
                         let mut f = log.lock().await;
                         let _ = f.write_all(line.as_bytes()).await;

@@ -19,7 +19,10 @@ pub struct Run {
 impl Run {
     /// stdout and stderr, for assertion messages.
     pub fn all(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -36,7 +39,11 @@ pub fn preflight() -> Command {
 
 /// Runs `preflight ARGS` in `dir` and waits.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let out = preflight().args(args).current_dir(dir).output().expect("run preflight");
+    let out = preflight()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run preflight");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -70,7 +77,11 @@ pub fn shop_binary() -> &'static Path {
     BIN.get_or_init(|| {
         // tests run from target/<profile>/deps/; the shop lands in target/<profile>/.
         let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "-p", "shop"])
             .current_dir(repo())
@@ -92,7 +103,10 @@ impl Shop {
     /// Starts the shop with these faults (`"hang"`, `"conn-leak=5"`, ...) and extra env.
     pub fn start(faults: &[&str], env: &[(&str, &str)]) -> Shop {
         let mut cmd = Command::new(shop_binary());
-        cmd.env("SHOP_PORT", "0").env("SHOP_ADDR", "127.0.0.1").stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.env("SHOP_PORT", "0")
+            .env("SHOP_ADDR", "127.0.0.1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         for f in faults {
             cmd.arg("--fault").arg(f);
         }
@@ -102,9 +116,15 @@ impl Shop {
         let mut child = cmd.spawn().expect("start shop");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read shop banner");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read shop banner");
         let base = line.trim().rsplit(' ').next().expect("banner").to_string();
-        let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in banner");
+        let port = base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in banner");
         Shop { child, port, base }
     }
 
@@ -130,4 +150,70 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     f()
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Checks a JUnit file: well-formed XML, and valid against the strict Jenkins xunit schema
+/// except for the one deviation preflight ships on purpose (`<properties>` inside `<testcase>`).
+/// Needs `xmllint` (Debian `libxml2-utils`).
+pub fn assert_valid_junit(path: &Path) {
+    let xml = std::fs::read_to_string(path).expect("read junit");
+    let re =
+        regex::Regex::new(r"(?s)(<testcase[^>]*>\s*)<properties>.*?</properties>").expect("regex");
+    let stripped = re.replace_all(&xml, "$1");
+    let copy = path.with_extension("strict.xml");
+    std::fs::write(&copy, stripped.as_bytes()).expect("write copy");
+    let xsd = repo().join("tests/cli/junit-10.xsd");
+    for (file, schema) in [(path, None), (copy.as_path(), Some(&xsd))] {
+        let mut cmd = Command::new("xmllint");
+        cmd.arg("--noout");
+        if let Some(s) = schema {
+            cmd.arg("--schema").arg(s);
+        }
+        let out = cmd
+            .arg(file)
+            .output()
+            .expect("xmllint (apt-get install libxml2-utils)");
+        assert!(
+            out.status.success(),
+            "{} is not valid{}:\n{}\n{}",
+            file.display(),
+            if schema.is_some() {
+                " against junit-10.xsd"
+            } else {
+                " XML"
+            },
+            String::from_utf8_lossy(&out.stderr),
+            xml
+        );
+    }
+}
+
+/// Whether any process's command line contains `needle`.
+pub fn process_running(needle: &str) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(needle)
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Reads a file to a string.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
