@@ -468,3 +468,155 @@ fn validate_needs(items: &[ItemDef]) -> Result<(), (Range<usize>, ChecklistError
     }
     Ok(())
 }
+
+/// Mutation fuzzing of the parser and the error renderer: whatever the bytes, no panic.
+/// `PREFLIGHT_FUZZ_ITERATIONS=1000000 cargo test --lib fuzz -- --nocapture` runs it longer.
+#[cfg(test)]
+mod fuzz {
+    use std::path::Path;
+
+    const TOKENS: &[&str] = &[
+        "[",
+        "]",
+        "[[",
+        "]]",
+        "=",
+        "\"",
+        "'",
+        "'''",
+        "\"\"\"",
+        "{",
+        "}",
+        ",",
+        "\n",
+        "${",
+        "${env:",
+        "$$",
+        "}",
+        ".",
+        "needs = [",
+        "\"http.a\"",
+        "[http.",
+        "[command.",
+        "[service.",
+        "[vars]",
+        "[checklist]",
+        "url = ",
+        "run = ",
+        "timeout = \"",
+        "1s",
+        "-1",
+        "99999999999999999999",
+        "nan",
+        "inf",
+        "true",
+        "#",
+        "\\u0000",
+        "\\",
+        "é",
+        "\u{1F600}",
+        "\t",
+        "\r\n",
+        "0x",
+        "1979-05-27T07:32:00Z",
+        "ready = {",
+        "tcp = ",
+        "blocking = ",
+        "json = { \"/a\" = ",
+    ];
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn corpus() -> Vec<String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        for dir in ["tests/cli/bad", "checklists"] {
+            for e in std::fs::read_dir(root.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if let Ok(b) = std::fs::read(e.path()) {
+                    out.push(String::from_utf8_lossy(&b).into_owned());
+                }
+            }
+        }
+        out
+    }
+
+    fn mutate(rng: &mut Rng, text: &str) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(chars.len() + 1);
+            match rng.below(5) {
+                0 => {
+                    let tok = TOKENS[rng.below(TOKENS.len())];
+                    chars.splice(at..at, tok.chars());
+                }
+                1 if !chars.is_empty() => {
+                    let end = (at + rng.below(8)).min(chars.len());
+                    chars.drain(at.min(end)..end);
+                }
+                2 if !chars.is_empty() => {
+                    let end = (at + rng.below(40)).min(chars.len());
+                    let copy: Vec<char> = chars[at.min(end)..end].to_vec();
+                    let to = rng.below(chars.len() + 1);
+                    chars.splice(to..to, copy);
+                }
+                3 => chars.truncate(at),
+                _ => {
+                    if at < chars.len() {
+                        chars[at] = char::from_u32(rng.below(0x80) as u32).unwrap_or('x');
+                    }
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    #[test]
+    fn random_mutations_never_panic() {
+        let iterations: usize = std::env::var("PREFLIGHT_FUZZ_ITERATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000);
+        let corpus = corpus();
+        assert!(!corpus.is_empty());
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ iterations as u64);
+        let options = super::LoadOptions {
+            builtins: vec![],
+            overrides: vec![("port".into(), "1".into())],
+        };
+        let (mut ok, mut err) = (0, 0);
+        for i in 0..iterations {
+            let text = mutate(&mut rng, &corpus[i % corpus.len()]);
+            let result = std::panic::catch_unwind(|| {
+                match super::parse(Path::new("fuzz.toml"), &text, &options) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        let _ = e.render(true);
+                        let _ = e.render(false);
+                        false
+                    }
+                }
+            });
+            match result {
+                Ok(true) => ok += 1,
+                Ok(false) => err += 1,
+                Err(_) => panic!("the parser panicked on:\n{text}"),
+            }
+        }
+        eprintln!("fuzz: {iterations} inputs, {ok} parsed, {err} rejected with a message");
+    }
+}

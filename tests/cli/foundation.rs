@@ -744,3 +744,57 @@ fn command_line_errors_exit_2() {
         assert!(!r.stderr.contains("panicked"), "{}", r.all());
     }
 }
+
+#[test]
+fn manual_items_ask_y_n_on_a_terminal() {
+    // `script` (util-linux) gives preflight a real pseudo-terminal.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("`script` (util-linux) is required for this test");
+    }
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "m.toml",
+        "[manual.changelog]\nprompt = \"CHANGELOG updated?\"\n",
+    );
+    for (answer, code, outcome) in [
+        ("y\n", 0, "confirmed by "),
+        ("n\n", 1, "declined by "),
+        ("\n", 1, "declined by "),
+    ] {
+        let cmd = format!(
+            "{} run m.toml --json m.json",
+            env!("CARGO_BIN_EXE_preflight")
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(dir.path())
+            .env_remove("CI")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("? CHANGELOG updated? [manual.changelog] [y/N]"),
+            "{shown}"
+        );
+        assert_eq!(out.status.code(), Some(code), "{answer:?}: {shown}");
+        let json: serde_json::Value =
+            serde_json::from_str(&read(&dir.path().join("m.json"))).unwrap();
+        assert!(
+            json["items"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(outcome),
+            "{json:#}"
+        );
+    }
+}

