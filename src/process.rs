@@ -177,11 +177,10 @@ impl Tail {
     }
 }
 
-/// Copies `stream` line by line into `tail` (and `full`, up to a limit) until it closes.
-pub fn collect_lines(
+/// Reads `stream` line by line (lossy UTF-8, line ends trimmed) into `on_line` until it closes.
+pub fn for_each_line(
     stream: impl AsyncRead + Unpin + Send + 'static,
-    tail: Arc<Mutex<Tail>>,
-    full: Option<(Arc<Mutex<String>>, usize)>,
+    mut on_line: impl FnMut(String) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut reader = BufReader::new(stream);
@@ -190,18 +189,11 @@ pub fn collect_lines(
             buf.clear();
             match reader.read_until(b'\n', &mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']).to_string();
-                    if let Some((full, limit)) = &full {
-                        let mut f = full.lock().unwrap_or_else(|e| e.into_inner());
-                        if f.len() < *limit {
-                            f.push_str(&line);
-                            f.push('\n');
-                        }
-                    }
-                    tail.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
+                Ok(_) => on_line(
+                    String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                ),
             }
         }
     })
@@ -261,16 +253,23 @@ pub async fn run_captured(spec: &Spawn<'_>, timeout: Duration) -> io::Result<Cap
     let out_tail = Arc::new(Mutex::new(Tail::new(TAIL_LINES)));
     let err_tail = Arc::new(Mutex::new(Tail::new(TAIL_LINES)));
     let full = Arc::new(Mutex::new(String::new()));
-    let stdout = group
-        .child_mut()
-        .stdout
-        .take()
-        .map(|s| collect_lines(s, out_tail.clone(), Some((full.clone(), STDOUT_LIMIT))));
-    let stderr = group
-        .child_mut()
-        .stderr
-        .take()
-        .map(|s| collect_lines(s, err_tail.clone(), None));
+    let stdout = group.child_mut().stdout.take().map(|s| {
+        let (tail, full) = (out_tail.clone(), full.clone());
+        for_each_line(s, move |line| {
+            let mut f = full.lock().unwrap_or_else(|e| e.into_inner());
+            if f.len() < STDOUT_LIMIT {
+                f.push_str(&line);
+                f.push('\n');
+            }
+            tail.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        })
+    });
+    let stderr = group.child_mut().stderr.take().map(|s| {
+        let tail = err_tail.clone();
+        for_each_line(s, move |line| {
+            tail.lock().unwrap_or_else(|e| e.into_inner()).push(line)
+        })
+    });
     let status = match tokio::time::timeout(timeout, group.wait()).await {
         Ok(status) => Some(status?),
         Err(_) => {

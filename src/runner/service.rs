@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use std::io::Write as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{Dur, ServiceDef};
@@ -86,10 +86,9 @@ pub async fn start(
         "service-{}.log",
         crate::checks::sanitize(&def.name)
     ));
-    let log = tokio::fs::File::create(&log_path)
-        .await
+    let log = std::fs::File::create(&log_path)
         .ok()
-        .map(|f| Arc::new(tokio::sync::Mutex::new(f)));
+        .map(|f| Arc::new(Mutex::new(f)));
     let tail = Arc::new(Mutex::new(Tail::new(LOG_TAIL)));
     let mut readers = Vec::new();
     let streams: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = [
@@ -218,36 +217,19 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// Keeps a stream's lines, redacted, in the tail and the log file.
 fn copy_log(
     stream: Box<dyn tokio::io::AsyncRead + Unpin + Send>,
     tail: Arc<Mutex<Tail>>,
-    log: Option<Arc<tokio::sync::Mutex<tokio::fs::File>>>,
+    log: Option<Arc<Mutex<std::fs::File>>>,
     redactor: Arc<Redactor>,
 ) -> tokio::task::JoinHandle<()> {
-    use tokio::io::AsyncBufReadExt;
-    tokio::spawn(async move {
-        let mut reader = tokio::io::BufReader::new(stream);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = redactor
-                        .redact(line.trim_end_matches(['\n', '\r']))
-                        .into_owned();
-                    if let Some(log) = &log {
-                        let mut f = log.lock().await;
-                        let _ = f.write_all(line.as_bytes()).await;
-                        let _ = f.write_all(b"\n").await;
-                    }
-                    tail.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
-            }
-        }
+    process::for_each_line(stream, move |line| {
+        let line = redactor.redact(&line).into_owned();
         if let Some(log) = &log {
-            let _ = log.lock().await.flush().await;
+            // Small appends to a local file: not worth an async writer.
+            let _ = writeln!(log.lock().unwrap_or_else(|e| e.into_inner()), "{line}");
         }
+        tail.lock().unwrap_or_else(|e| e.into_inner()).push(line);
     })
 }
