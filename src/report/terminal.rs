@@ -18,6 +18,8 @@ const DETAIL_LINES: usize = 25;
 
 struct Style {
     color: bool,
+    /// Wrap the summary table to the terminal's width (CI logs keep one row per item).
+    wrap: bool,
 }
 
 impl Style {
@@ -47,6 +49,7 @@ impl Style {
 pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings) {
     let style = Style {
         color: settings.color,
+        wrap: settings.live,
     };
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let (mut done, mut total) = (0usize, 0usize);
@@ -234,7 +237,11 @@ fn summary(style: &Style, report: &RunReport) -> String {
         } else {
             presets::ASCII_FULL_CONDENSED
         })
-        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_content_arrangement(if style.wrap {
+            ContentArrangement::Dynamic
+        } else {
+            ContentArrangement::Disabled
+        })
         .set_width(terminal_width().clamp(80, 200) as u16)
         .set_header(vec!["item", "kind", "outcome", "time", "detail"]);
     for r in &report.items {
