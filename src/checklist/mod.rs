@@ -337,7 +337,9 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         services.push(def);
     }
 
-    let raw_items = raw.into_items();
+    let mut raw_items = raw.into_items();
+    // File order across kinds (each kind's table keeps its own order, not the file's).
+    raw_items.sort_by_key(|(_, name, ..)| name.span().start);
     let mut items = Vec::with_capacity(raw_items.len());
     for (kind, name, common, check) in raw_items {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;

@@ -798,3 +798,51 @@ fn manual_items_ask_y_n_on_a_terminal() {
         );
     }
 }
+
+#[test]
+fn junit_reads_the_same_in_a_real_consumer() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "c.toml",
+        r#"
+[command.ok]
+run = "true"
+
+[command.broken]
+run = "exit 1"
+
+[command.missing]
+run = ["preflight-no-such-program-y"]
+
+[command.after]
+run = "true"
+needs = ["command.broken"]
+
+[http.down]
+url = "http://127.0.0.1:9/"
+"#,
+    );
+    let r = run_in(dir.path(), &["run", "c.toml", "--junit", "reports/out.xml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/cli/junit_consumer.py"))
+        .arg(dir.path().join("reports/out.xml"))
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "junitparser (pip install junitparser): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!(text, @r"
+    suite command tests=4 failures=1 errors=1 skipped=1
+    case preflight.command command.ok passed attachments=0
+    case preflight.command command.broken failure attachments=0
+    case preflight.command command.missing error attachments=0
+    case preflight.command command.after skipped attachments=0
+    suite http tests=1 failures=1 errors=0 skipped=0
+    case preflight.http http.down failure attachments=0
+    ");
+}
