@@ -167,12 +167,18 @@ async fn run(
     output: OutputSettings,
     deploy: Option<Vec<String>>,
 ) -> Result<i32, AppError> {
-    let settings = args.settings(output)?;
+    let mut settings = args.settings(output)?;
     let checklist = load(
         &settings.checklist_path,
         &settings.vars,
         Some(&settings.artifacts_dir),
     )?;
+    if let Some(path) = &checklist.acks_file {
+        // Acks given on the command line win over the checklist's file.
+        for (id, ack) in cli::read_acks(path)?.by_id {
+            settings.acks.by_id.entry(id).or_insert(ack);
+        }
+    }
     for id in settings.acks.by_id.keys() {
         if !checklist
             .items

@@ -159,7 +159,7 @@ struct AckEntry {
     note: Option<String>,
 }
 
-fn read_acks(path: &Path) -> Result<Acks, UsageError> {
+pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
     let err = |message: String| UsageError::AcksFile {
         path: path.to_path_buf(),
         message,

@@ -31,6 +31,8 @@ pub struct Checklist {
     pub jobs: Option<usize>,
     /// Default per-item timeout.
     pub timeout: Option<Duration>,
+    /// `[checklist] acks`: sign-offs of manual items kept with the checklist.
+    pub acks_file: Option<PathBuf>,
     /// Values of vars marked `secret`, by var name.
     pub secrets: Vec<(String, String)>,
     pub services: Vec<ServiceDef>,
@@ -98,6 +100,9 @@ struct Meta {
     jobs: Option<Spanned<usize>>,
     #[serde(default)]
     timeout: Option<Dur>,
+    /// An acks file committed with the release (see `--acks`), relative to the checklist.
+    #[serde(default)]
+    acks: Option<Template>,
 }
 
 /// The whole file. Each item kind is one field: adding a kind = a module and a line here and
@@ -323,6 +328,10 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     let jobs = meta.and_then(|m| m.jobs.as_ref().map(|j| *j.get_ref()));
     let timeout = meta.and_then(|m| m.timeout.map(Dur::get));
     let description = meta.and_then(|m| m.description.clone());
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    let acks_file = meta
+        .and_then(|m| m.acks.as_ref())
+        .map(|a| base_dir.join(a.as_str()));
 
     let mut services = Vec::new();
     for (svc_name, mut def) in raw.service.clone() {
@@ -370,6 +379,7 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         path: path.to_path_buf(),
         name,
         description,
+        acks_file,
         jobs,
         timeout,
         secrets,

@@ -26,6 +26,11 @@ fn demo_in(dir: &Path, extra_vars: &[&str]) -> (Vec<String>, std::path::PathBuf)
             .expect("symlink fixtures");
     }
     let path = write(&checklists, "demo.toml", &text);
+    std::fs::copy(
+        repo().join("checklists/demo-acks.toml"),
+        checklists.join("demo-acks.toml"),
+    )
+    .expect("copy acks");
     let mut args = vec![format!("--var=port={}", free_port())];
     args.extend(extra_vars.iter().map(|v| format!("--var={v}")));
     (args, path)
@@ -35,7 +40,6 @@ fn run_demo(dir: &Path, cmd: &str, vars: &[&str], more: &[&str]) -> Run {
     let (vars, path) = demo_in(dir, vars);
     let mut args: Vec<&str> = vec![cmd, path.to_str().expect("utf8")];
     args.extend(vars.iter().map(String::as_str));
-    args.extend_from_slice(&["--ack", "manual.release-notes"]);
     args.extend_from_slice(more);
     run_in(dir, &args)
 }
