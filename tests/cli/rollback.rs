@@ -501,3 +501,27 @@ fn uncommitted_changes_are_reported_as_warnings() {
     assert!(item["warnings"][0].as_str().unwrap_or("").contains("uncommitted changes"), "{all}");
     assert_eq!(item["data"]["uncommitted"][0], "a", "{all}");
 }
+
+#[test]
+fn dry_run_that_hangs_is_killed_at_the_item_timeout() {
+    let r = released_then(&[("a", "1")], &[("a", "2")]);
+    let (code, item, all) = r.check("timeout = \"1s\"\ndry_run = [\"echo started; sleep 30\"]\n");
+    assert_eq!((code, outcome(&item)), (1, "failed"), "{all}");
+    assert!(message(&item).contains("killed at the item's timeout"), "{all}");
+    assert!(details(&item).contains("started"), "{all}");
+}
+
+#[test]
+fn failure_details_read_well() {
+    let r = released_then(
+        &sqlx_released(),
+        &[
+            ("migrations/20250301000000_notes.up.sql", "ALTER TABLE products ADD COLUMN note TEXT NOT NULL;\n/* old */ UPDATE products SET sku = lower(sku);\n"),
+            ("migrations/20250302000000_index.sql", "CREATE INDEX products_sku ON products (sku);\n"),
+        ],
+    );
+    let (_, item, _) = r.check(SQLX);
+    insta::with_settings!({ filters => vec![(r"repository: \S+", "repository: [REPO]"), (r"\b[0-9a-f]{12}\b", "[COMMIT]")] }, {
+        insta::assert_snapshot!(format!("{}\n---\n{}", message(&item), details(&item)));
+    });
+}

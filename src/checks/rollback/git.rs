@@ -99,10 +99,10 @@ pub fn files_under(repo: &Repository, commit: Oid, dir: &Path) -> Result<BTreeMa
     };
     let mut files = BTreeMap::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
-        if entry.kind() == Some(ObjectType::Blob) {
-            if let Ok(name) = entry.name() {
-                files.insert(format!("{parent}{name}"), entry.id());
-            }
+        if entry.kind() == Some(ObjectType::Blob)
+            && let Ok(name) = entry.name()
+        {
+            files.insert(format!("{parent}{name}"), entry.id());
         }
         TreeWalkResult::Ok
     })?;

@@ -158,10 +158,11 @@ pub fn review(tool: Tool, id: &str, files: &[(String, Role, String)]) -> Review 
                 };
                 r.irreversible.push((path.clone(), 1, format!("no down migration: {want} is missing")));
             }
-            if let Some((path, _, text)) = down {
-                if up.is_some() && sql::is_empty(text) {
-                    r.irreversible.push((path.clone(), 1, "the down migration is empty: it reverts nothing".into()));
-                }
+            if let Some((path, _, text)) = down
+                && up.is_some()
+                && sql::is_empty(text)
+            {
+                r.irreversible.push((path.clone(), 1, "the down migration is empty: it reverts nothing".into()));
             }
             if let Some((path, _, text)) = up {
                 for f in sql::dangerous_statements(text) {
@@ -375,11 +376,11 @@ fn rails(path: &str, text: &str, r: &mut Review) {
         if let Some((rule, what)) = found {
             r.dangers.push((path.into(), Danger { line: i + 1, rule, what }));
         }
-        if t.starts_with("execute") {
-            if let Some((_, s)) = first_string(t) {
-                for f in sql::dangerous_statements(s) {
-                    r.dangers.push((path.into(), Danger { line: i + 1, rule: f.rule, what: f.what }));
-                }
+        if t.starts_with("execute")
+            && let Some((_, s)) = first_string(t)
+        {
+            for f in sql::dangerous_statements(s) {
+                r.dangers.push((path.into(), Danger { line: i + 1, rule: f.rule, what: f.what }));
             }
         }
     }
@@ -453,10 +454,10 @@ fn alembic(path: &str, text: &str, r: &mut Review) {
             let joined: String = body.iter().map(|(_, l)| *l).collect::<Vec<_>>().join("\n");
             let mut rest = joined.trim().to_string();
             for q in ["\"\"\"", "'''"] {
-                if rest.starts_with(q) {
-                    if let Some(end) = rest[3..].find(q) {
-                        rest = rest[3 + end + 3..].to_string();
-                    }
+                if rest.starts_with(q)
+                    && let Some(end) = rest[3..].find(q)
+                {
+                    rest = rest[3 + end + 3..].to_string();
                 }
             }
             if rest.split_whitespace().all(|w| w == "pass" || w == "...") {

@@ -321,7 +321,6 @@ impl RollbackItem {
                 problems.insert(0, format!("{what} (require_previous = true)"));
                 None
             } else {
-                notes.push(format!("{what}: a first release has nothing to roll back to"));
                 Some(format!("{what}: first release, nothing to roll back to"))
             };
             return self.finish(cx, &analysis, &[], None, problems, errors, warnings, notes, out);
@@ -492,7 +491,12 @@ impl RollbackItem {
         }
         if let Some(m) = &analysis.migrations {
             let dangerous: usize = m.migrations.iter().map(|v| v.dangerous.len()).sum();
-            let bad = m.migrations.iter().filter(|v| !matches!(v.verdict, "reversible" | "allowed")).count();
+            let warn_only = self.dangerous == DangerousMode::Warn;
+            let bad = m
+                .migrations
+                .iter()
+                .filter(|v| !matches!(v.verdict, "reversible" | "allowed") && !(warn_only && v.verdict == "dangerous"))
+                .count();
             out = out
                 .with_property("migrations_checked", m.migrations.len())
                 .with_property("migrations_failing", bad)
@@ -795,10 +799,10 @@ fn review_migrations(
         if old.contains_key(path) {
             continue;
         }
-        if let Some((mid, role)) = migrations::classify(tool, path) {
-            if !old_ids.contains(&mid) {
-                added.entry(mid).or_default().push((path.clone(), role, read(*id)));
-            }
+        if let Some((mid, role)) = migrations::classify(tool, path)
+            && !old_ids.contains(&mid)
+        {
+            added.entry(mid).or_default().push((path.clone(), role, read(*id)));
         }
     }
     for (id, files) in added {
