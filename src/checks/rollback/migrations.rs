@@ -225,7 +225,9 @@ fn calls<'t>(text: &'t str, name: &str) -> Vec<(usize, &'t str)> {
             }
             i += 1;
         }
-        out.push((at, &text[from..i.saturating_sub(1).max(from)]));
+        // Unclosed call: the rest of the text (never split inside a character).
+        let end = if depth == 0 { i - 1 } else { text.len() };
+        out.push((at, &text[from..end.max(from)]));
     }
     out
 }
@@ -514,6 +516,29 @@ mod tests {
     fn one(tool: Tool, path: &str, text: &str) -> Review {
         let (id, role) = classify(tool, path).expect("a migration");
         review(tool, &id, &[(path.to_string(), role, text.to_string())])
+    }
+
+    /// Whatever the text, reviewing it never panics (a migration file is user input).
+    #[test]
+    fn review_never_panics_on_odd_text() {
+        let alphabet: Vec<&str> = vec![
+            "DROP", " TABLE ", "ALTER", "(", ")", "'", "\"", "`", "$$", "$a$", "--", "/*", "*/", ";", "\n", "é", "日本",
+            "def up", "def down", "def upgrade():", "def downgrade(", "    pass", "end", "RunSQL(", "RunPython(",
+            "op.execute(", "op.alter_column(", "execute \"", "\"\"\"", ",", "=", "None", "#", "\\",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            for tool in [Tool::Sqlx, Tool::Rails, Tool::Django, Tool::Alembic] {
+                let role = if tool == Tool::Sqlx { Role::Up } else { Role::Both };
+                review(tool, "x", &[("x".into(), role, text.clone())]);
+            }
+            sql::is_empty(&text);
+        }
     }
 
     #[test]
