@@ -495,7 +495,7 @@ impl RollbackItem {
             let bad = m
                 .migrations
                 .iter()
-                .filter(|v| !matches!(v.verdict, "reversible" | "allowed") && !(warn_only && v.verdict == "dangerous"))
+                .filter(|v| !matches!(v.verdict, "reversible" | "allowed") && (!warn_only || v.verdict != "dangerous"))
                 .count();
             out = out
                 .with_property("migrations_checked", m.migrations.len())
