@@ -124,6 +124,8 @@ struct RawChecklist {
     command: IndexMap<Spanned<String>, Table<checks::command::CommandItem>>,
     #[serde(default)]
     manual: IndexMap<Spanned<String>, Table<checks::manual::ManualItem>>,
+    #[serde(default)]
+    rollback: IndexMap<Spanned<String>, Table<checks::rollback::RollbackItem>>,
 }
 
 type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
@@ -143,6 +145,7 @@ impl RawChecklist {
         add(&mut out, "http", self.http);
         add(&mut out, "command", self.command);
         add(&mut out, "manual", self.manual);
+        add(&mut out, "rollback", self.rollback);
         out
     }
 }

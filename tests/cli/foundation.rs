@@ -256,6 +256,7 @@ run = "true"
 [command.long]
 run = "sh -c 'sleep 3017; true'"
 timeout = "10m"
+needs = ["command.quick"]
 
 [command.later]
 run = "true"

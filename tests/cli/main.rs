@@ -3,4 +3,5 @@
 
 mod bad_checklists;
 mod foundation;
+mod rollback;
 mod support;
