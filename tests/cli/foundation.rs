@@ -5,43 +5,25 @@ use std::time::Duration;
 
 use crate::support::*;
 
-/// The demo checklist, with the shop started from the already built binary (no nested cargo)
-/// on a free port.
-fn demo_in(dir: &Path, extra_vars: &[&str]) -> (Vec<String>, std::path::PathBuf) {
-    let text = read(&repo().join("checklists/demo.toml"));
-    let shop = shop_binary().display().to_string();
-    let text = text.replace(
-        r#"run = ["cargo", "run", "--quiet", "-p", "shop"]"#,
-        &format!("run = [{shop:?}]"),
-    );
-    assert!(
-        text.contains(&shop),
-        "the demo's service line changed; update this test"
-    );
-    let checklists = dir.join("checklists");
-    std::fs::create_dir_all(&checklists).expect("mkdir");
-    // `cwd = ".."` and the migrations command expect the repository layout.
-    if !dir.join("fixtures").exists() {
-        std::os::unix::fs::symlink(repo().join("fixtures"), dir.join("fixtures"))
-            .expect("symlink fixtures");
-    }
-    let path = write(&checklists, "demo.toml", &text);
-    std::fs::copy(
-        repo().join("checklists/demo-acks.toml"),
-        checklists.join("demo-acks.toml"),
-    )
-    .expect("copy acks");
-    let mut args = vec![format!("--var=port={}", free_port())];
-    args.extend(extra_vars.iter().map(|v| format!("--var={v}")));
-    (args, path)
-}
-
+/// Runs the demo checklist as a user would (its service builds and starts the shop with
+/// `cargo run`), on a free port, with reports and artifacts in `dir`.
 fn run_demo(dir: &Path, cmd: &str, vars: &[&str], more: &[&str]) -> Run {
-    let (vars, path) = demo_in(dir, vars);
-    let mut args: Vec<&str> = vec![cmd, path.to_str().expect("utf8")];
-    args.extend(vars.iter().map(String::as_str));
-    args.extend_from_slice(more);
-    run_in(dir, &args)
+    shop_binary(); // built once up front, so that the service's `cargo run` is quick
+    let port = format!("--var=port={}", free_port());
+    let artifacts = dir.join("artifacts");
+    let mut args: Vec<String> = vec![cmd.into(), "checklists/demo.toml".into(), port];
+    args.extend(vars.iter().map(|v| format!("--var={v}")));
+    args.extend(["--artifacts".into(), artifacts.display().to_string()]);
+    for m in more {
+        // Report paths are given relative to `dir`.
+        if m.ends_with(".xml") || m.ends_with(".json") {
+            args.push(dir.join(m).display().to_string());
+        } else {
+            args.push(m.to_string());
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_in(&repo(), &args)
 }
 
 #[test]
