@@ -19,7 +19,7 @@ crate::item_config! {
         pub method: Option<Method>,
         pub url: HttpUrl,
         #[serde(default)]
-        pub headers: IndexMap<String, Template>,
+        pub headers: IndexMap<HeaderKey, Template>,
         #[serde(default)]
         pub body: Option<Template>,
         /// Accepted status code(s); default any 2xx.
@@ -40,6 +40,19 @@ crate::item_config! {
         /// Follow redirects (default true).
         #[serde(default)]
         pub follow_redirects: Option<bool>,
+    }
+}
+
+/// An HTTP header name, checked when the checklist is read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HeaderKey(pub reqwest::header::HeaderName);
+
+impl<'de> Deserialize<'de> for HeaderKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        reqwest::header::HeaderName::from_bytes(s.as_bytes())
+            .map(HeaderKey)
+            .map_err(|_| serde::de::Error::custom(format!("invalid HTTP header name `{s}`")))
     }
 }
 
@@ -174,7 +187,7 @@ impl Check for HttpItem {
             let url = &self.url.0;
             let mut req = client.request(method.clone(), url.clone()).timeout(timeout);
             for (k, v) in &self.headers {
-                req = req.header(k.as_str(), v.as_str());
+                req = req.header(k.0.clone(), v.as_str());
             }
             if let Some(b) = &self.body {
                 req = req.body(b.to_string());
