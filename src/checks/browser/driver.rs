@@ -193,7 +193,26 @@ pub struct ProfileDir(pub PathBuf);
 
 impl Drop for ProfileDir {
     fn drop(&mut self) {
+        // A session that could not be closed (driver stuck, future dropped) still has its
+        // browser running on this profile: stop it first, or it would recreate files.
+        kill_browsers_using(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// SIGKILLs every process whose command line names `profile` as its `--user-data-dir`.
+fn kill_browsers_using(profile: &Path) {
+    let needle = format!("--user-data-dir={}", profile.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if cmdline.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
+            // SAFETY: kill(2) on a pid we just read; no memory is involved.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 
@@ -260,7 +279,8 @@ pub fn capabilities(settings: &BrowserSettings, binary: Option<&Path>, profile: 
 
 /// Opens a session on `url`, giving up after `timeout`.
 pub async fn open_session(url: &str, caps: Capabilities, timeout: Duration) -> Result<WebDriver, String> {
-    let builder = WebDriver::builder(url, caps).request_timeout(timeout.max(Duration::from_secs(5)));
+    // The per-request timeout also bounds thirtyfour's blocking clean-up of a dropped session.
+    let builder = WebDriver::builder(url, caps).request_timeout(timeout.clamp(Duration::from_secs(5), Duration::from_secs(15)));
     match tokio::time::timeout(timeout, builder.connect()).await {
         Ok(Ok(d)) => Ok(d),
         Ok(Err(e)) => Err(format!("cannot start a browser session on {url}: {}", one_line(&e.to_string()))),

@@ -27,8 +27,12 @@ pub const SETTINGS_KEYS: &[&str] = &["webdriver_url", "headed", "window_size", "
 
 /// Default time one step may take to hold (element lookups and expectations poll up to it).
 const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a `goto` may take to load its page (a cold browser under load is slow).
+const DEFAULT_GOTO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed to open one browser session.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed to close one session before its browser is killed.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Run-wide browser settings (`[browser]`; `--webdriver-url` overrides `webdriver_url`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -251,8 +255,10 @@ struct Shared<'a> {
     item: &'a BrowserItem,
     cx: &'a CheckContext,
     endpoint: Endpoint,
-    /// The attempt's end (the item's timeout).
+    /// When steps must have ended: the item's timeout less time to save artifacts and close.
     deadline: Instant,
+    /// The item's timeout itself.
+    hard_deadline: Instant,
     step_timeout: Duration,
     /// Set by the first run that fails and saves its artifacts.
     captured: AtomicBool,
@@ -285,7 +291,8 @@ impl Check for BrowserItem {
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
         Box::pin(async move {
             let started = Instant::now();
-            let deadline = started + cx.timeout;
+            let hard_deadline = started + cx.timeout;
+            let deadline = hard_deadline - (cx.timeout / 4).min(Duration::from_secs(3));
             let remote = cx.settings.webdriver_url.clone().or_else(|| self.settings.webdriver_url.as_ref().map(|u| u.to_string()));
             let endpoint = match remote {
                 Some(url) => Endpoint::Remote(url.trim_end_matches('/').to_string()),
@@ -303,6 +310,7 @@ impl Check for BrowserItem {
                 cx,
                 endpoint,
                 deadline,
+                hard_deadline,
                 step_timeout: self.step_timeout.map(Dur::get).unwrap_or(DEFAULT_STEP_TIMEOUT),
                 captured: AtomicBool::new(false),
                 artifacts: Default::default(),
@@ -381,11 +389,20 @@ async fn run_once(sh: &Shared<'_>, run: u32) -> RunRecord {
             capture_failure(sh, &wd, run, index).await;
         }
     }
-    if let Err(e) = wd.quit().await {
+    let quit_budget = QUIT_TIMEOUT.min(sh.hard_deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(800));
+    let problem = match tokio::time::timeout(quit_budget, wd.clone().quit()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(driver::one_line(&e.to_string())),
+        Err(_) => Some(format!("no answer within {}", humantime::format_duration(quit_budget))),
+    };
+    if let Some(why) = problem {
+        // Do not let the session's drop block on a driver that does not answer: a local
+        // browser is killed with its profile below; a remote grid expires the session itself.
+        let _ = wd.leak();
         sh.warnings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(format!("run {run}: closing the browser session failed: {}", driver::one_line(&e.to_string())));
+            .push(format!("run {run}: closing the browser session failed: {why}"));
     }
     drop(profile);
     rec.total_ms = ms(t0.elapsed());
@@ -395,7 +412,11 @@ async fn run_once(sh: &Shared<'_>, run: u32) -> RunRecord {
 /// Runs the steps; on the first that does not hold returns its index and why.
 async fn run_steps(sh: &Shared<'_>, wd: &WebDriver, rec: &mut RunRecord) -> Option<(usize, StepFailure)> {
     for (i, step) in sh.item.steps.iter().enumerate() {
-        let budget_step = step.timeout.unwrap_or(sh.step_timeout);
+        let budget_step = match (&step.action, step.timeout) {
+            (_, Some(t)) => t,
+            (steps::Action::Goto(_), None) => sh.step_timeout.max(DEFAULT_GOTO_TIMEOUT),
+            (_, None) => sh.step_timeout,
+        };
         let now = Instant::now();
         let item_left = sh.deadline.saturating_duration_since(now);
         let budget = budget_step.min(item_left);
@@ -408,7 +429,7 @@ async fn run_steps(sh: &Shared<'_>, wd: &WebDriver, rec: &mut RunRecord) -> Opti
             Err(_) => Err(StepFailure { message: format!("the browser did not answer within {}", humantime::format_duration(budget)), timed_out: true }),
         };
         let result = result.map_err(|mut f| {
-            if budget < budget_step {
+            if budget < budget_step && f.timed_out {
                 f.message = format!("{} (the item's timeout of {} ran out)", f.message, humantime::format_duration(sh.cx.timeout));
             }
             f
@@ -439,15 +460,16 @@ async fn run_steps(sh: &Shared<'_>, wd: &WebDriver, rec: &mut RunRecord) -> Opti
 /// Screenshot, page HTML and the browser console log of a failed run.
 async fn capture_failure(sh: &Shared<'_>, wd: &WebDriver, run: u32, index: usize) {
     let prefix = format!("run{run}-step{}", index + 1);
-    let within = Duration::from_secs(5);
-    if let Ok(Ok(png)) = tokio::time::timeout(within, wd.screenshot_as_png()).await {
+    // Each capture is bounded: a stuck page must not eat the time needed to close the session.
+    let within = || Duration::from_secs(2).min(sh.hard_deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(200)));
+    if let Ok(Ok(png)) = tokio::time::timeout(within(), wd.screenshot_as_png()).await {
         save(sh, &format!("{prefix}-screenshot.png"), &png);
     }
-    if let Ok(Ok(html)) = tokio::time::timeout(within, wd.source()).await {
+    if let Ok(Ok(html)) = tokio::time::timeout(within(), wd.source()).await {
         save(sh, &format!("{prefix}-page.html"), html.as_bytes());
     }
     // Not every driver keeps a console log (geckodriver, some grids): then there is none.
-    if let Ok(Ok(entries)) = tokio::time::timeout(within, wd.browser_log()).await {
+    if let Ok(Ok(entries)) = tokio::time::timeout(within(), wd.browser_log()).await {
         let mut text = String::new();
         for e in &entries {
             let _ = writeln!(text, "{} {} {}", e.timestamp, e.level, e.message);
@@ -456,10 +478,6 @@ async fn capture_failure(sh: &Shared<'_>, wd: &WebDriver, run: u32, index: usize
             text.push_str("(the browser console was empty)\n");
         }
         save(sh, &format!("{prefix}-console.log"), text.as_bytes());
-    }
-    let url = tokio::time::timeout(within, wd.current_url()).await.ok().and_then(|u| u.ok());
-    if let Some(u) = url {
-        let _ = u;
     }
 }
 

@@ -473,7 +473,11 @@ pub async fn run_step(driver: &WebDriver, step: &Step, deadline: Instant, budget
     let wd = |e: WebDriverError| StepFailure::new(super::driver::one_line(&e.to_string()), false);
     match &step.action {
         Action::Goto(url) => {
-            let res = tokio::time::timeout_at(deadline.into(), driver.goto(url.as_str())).await;
+            // The driver gives up on the page itself (and stops loading it), so the session
+            // stays usable for the failure's screenshot and for closing.
+            let _ = driver.set_page_load_timeout(budget).await;
+            let hard = deadline + Duration::from_millis(300);
+            let res = tokio::time::timeout_at(hard.into(), driver.goto(url.as_str())).await;
             match res {
                 Ok(Ok(())) => Ok(StepOutput::None),
                 Ok(Err(e)) if !e.to_string().to_lowercase().contains("timed out") => Err(wd(e)),
