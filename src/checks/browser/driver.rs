@@ -46,13 +46,12 @@ pub struct LocalBinaries {
 /// Finds chromedriver and Chromium/Chrome: the settings' `driver`/`binary` when given, else the
 /// usual names on `PATH`. The error is one line ending in what to install.
 pub fn find_local(settings: &BrowserSettings) -> Result<LocalBinaries, String> {
-    if let Some(kind) = settings.browser.as_deref() {
-        if !matches!(kind, "chrome" | "chromium") {
+    if let Some(kind) = settings.browser.as_deref()
+        && !matches!(kind, "chrome" | "chromium") {
             return Err(format!(
                 "browser `{kind}` cannot be started locally by this version (only chrome/chromium); point `webdriver_url` at a driver for it"
             ));
         }
-    }
     let driver = match &settings.driver {
         Some(p) => {
             let p = PathBuf::from(p.as_str());
@@ -239,13 +238,11 @@ async fn wait_ready(url: &str, group: &mut ProcessGroup, timeout: Duration) -> R
         if let Ok(Some(status)) = group.try_wait() {
             return Err(format!("it exited at once ({status})"));
         }
-        if let Ok(resp) = client.get(format!("{url}/status")).send().await {
-            if let Ok(v) = resp.json::<serde_json::Value>().await {
-                if v.pointer("/value/ready").and_then(|r| r.as_bool()).unwrap_or(false) {
+        if let Ok(resp) = client.get(format!("{url}/status")).send().await
+            && let Ok(v) = resp.json::<serde_json::Value>().await
+                && v.pointer("/value/ready").and_then(|r| r.as_bool()).unwrap_or(false) {
                     return Ok(());
                 }
-            }
-        }
         if Instant::now() >= deadline {
             return Err(format!("not ready within {}", humantime::format_duration(timeout)));
         }

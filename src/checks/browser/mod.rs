@@ -279,11 +279,10 @@ impl Check for BrowserItem {
             return Err((Invalid { message: "a browser journey needs at least one step in `steps`".into() }, None));
         }
         for (key, v) in [("repeat", &self.repeat), ("parallel", &self.parallel)] {
-            if let Some(v) = v {
-                if *v.get_ref() == 0 || *v.get_ref() > 1000 {
+            if let Some(v) = v
+                && (*v.get_ref() == 0 || *v.get_ref() > 1000) {
                     return Err((Invalid { message: format!("`{key}` must be between 1 and 1000") }, Some(v.span())));
                 }
-            }
         }
         Ok(())
     }
@@ -444,11 +443,10 @@ async fn run_steps(sh: &Shared<'_>, wd: &WebDriver, rec: &mut RunRecord) -> Opti
         match result {
             Ok(StepOutput::Screenshot(png)) => {
                 // Screenshot steps keep the first run's picture (a repeat would write N copies).
-                if rec.run == 1 {
-                    if let steps::Action::Screenshot(name) = &step.action {
+                if rec.run == 1
+                    && let steps::Action::Screenshot(name) = &step.action {
                         save(sh, &format!("{name}.png"), &png);
                     }
-                }
             }
             Ok(StepOutput::None) => {}
             Err(f) => return Some((i, f)),
