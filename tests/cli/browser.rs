@@ -94,7 +94,7 @@ impl Sandbox {
                 continue;
             }
             let cmd = std::fs::read_to_string(entry.path().join("cmdline")).unwrap_or_default().replace('\0', " ");
-            found.push(format!("{pid} [{state}] {}", cmd.chars().take(160).collect::<String>()));
+            found.push(format!("{pid} [{state}] {cmd}"));
         }
         found
     }
@@ -461,4 +461,55 @@ fn the_same_journeys_pass_through_a_selenium_grid_in_parallel_sessions() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.all().contains("Winter Clearance"), "{}", run.all());
     assert_eq!(item(&sb2.json(), "browser.featured")["data"]["endpoint"], grid.url);
+}
+
+#[test]
+fn ctrl_c_mid_journey_closes_the_browser_and_deletes_its_profile() {
+    let _turn = take_turn();
+    let shop = Shop::start(&[], &[]);
+    let sb = Sandbox::new();
+    support::write(
+        sb.path(),
+        "x.toml",
+        &format!(
+            r##"[browser.waiting]
+repeat = 2
+parallel = 2
+steps = [
+  {{ goto = "{}/" }},
+  {{ wait_for = "#never-appears", timeout = "60s" }},
+]
+"##,
+            shop.base
+        ),
+    );
+    let mut child = support::preflight()
+        .args(["run", "x.toml"])
+        .current_dir(sb.path())
+        .env("TMPDIR", sb.tmp())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start preflight");
+    // Wait until both sessions have loaded the home page (the shop counts it): both journeys
+    // are then inside their `wait_for` step, with live browsers.
+    let home_loads = || {
+        let out = Command::new("curl").args(["-s", "--max-time", "2", &format!("{}/metrics", shop.base)]).output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        text.lines()
+            .find(|l| l.starts_with("http_requests_total{path=\"/\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let started = support::eventually(Duration::from_secs(60), || home_loads() >= 2);
+    assert!(started, "the journeys did not reach their second step: {:?}", sb.live_processes());
+    let browsers = sb.live_processes().iter().filter(|p| p.contains("--user-data-dir=")).count();
+    assert!(browsers >= 2, "expected live browsers before Ctrl-C: {:?}", sb.live_processes());
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let exited = support::eventually(Duration::from_secs(20), || child.try_wait().ok().flatten().is_some());
+    assert!(exited, "preflight did not stop after Ctrl-C");
+    let status = child.wait().expect("wait");
+    assert_ne!(status.code(), Some(0));
+    sb.assert_nothing_left();
 }
