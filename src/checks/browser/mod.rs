@@ -521,7 +521,7 @@ fn summarize(sh: &Shared<'_>, runs: Vec<RunRecord>, elapsed: Duration) -> CheckO
         }
     }
     let bad: Vec<&RunRecord> = runs.iter().filter(|r| r.status != "passed").collect();
-    if !bad.is_empty() {
+    if total > 1 && !bad.is_empty() {
         let _ = writeln!(details, "\nruns that did not pass:");
         for r in bad.iter().take(20) {
             let _ = writeln!(details, "  run {}: {}", r.run, r.error.as_deref().unwrap_or(""));
