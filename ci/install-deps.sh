@@ -16,6 +16,7 @@ command -v wrk >/dev/null || need_apt+=(wrk)
 command -v git >/dev/null || need_apt+=(git)
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ci/install-deps.sh: apt-get install ${need_apt[*]}"
   $sudo apt-get update -qq

@@ -199,6 +199,16 @@ pub fn for_each_line(
     })
 }
 
+/// Keeps the last lines of `stream` in `tail` until it closes.
+pub fn tail_lines(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    tail: Arc<Mutex<Tail>>,
+) -> tokio::task::JoinHandle<()> {
+    for_each_line(stream, move |line| {
+        tail.lock().unwrap_or_else(|e| e.into_inner()).push(line)
+    })
+}
+
 /// The result of [`run_captured`].
 #[derive(Debug)]
 pub struct Captured {
@@ -264,12 +274,11 @@ pub async fn run_captured(spec: &Spawn<'_>, timeout: Duration) -> io::Result<Cap
             tail.lock().unwrap_or_else(|e| e.into_inner()).push(line);
         })
     });
-    let stderr = group.child_mut().stderr.take().map(|s| {
-        let tail = err_tail.clone();
-        for_each_line(s, move |line| {
-            tail.lock().unwrap_or_else(|e| e.into_inner()).push(line)
-        })
-    });
+    let stderr = group
+        .child_mut()
+        .stderr
+        .take()
+        .map(|s| tail_lines(s, err_tail.clone()));
     let status = match tokio::time::timeout(timeout, group.wait()).await {
         Ok(status) => Some(status?),
         Err(_) => {

@@ -126,6 +126,9 @@ struct RawChecklist {
     manual: IndexMap<Spanned<String>, Table<checks::manual::ManualItem>>,
     #[serde(default)]
     rollback: IndexMap<Spanned<String>, Table<checks::rollback::RollbackItem>>,
+    /// `[browser]` mixes settings keys with `[browser.NAME]` items.
+    #[serde(default)]
+    browser: checks::browser::BrowserSection,
 }
 
 type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
@@ -146,6 +149,13 @@ impl RawChecklist {
         add(&mut out, "command", self.command);
         add(&mut out, "manual", self.manual);
         add(&mut out, "rollback", self.rollback);
+        let browser = self
+            .browser
+            .items
+            .into_iter()
+            .map(|(k, v)| (k, Table(v)))
+            .collect();
+        add(&mut out, "browser", browser);
         out
     }
 }

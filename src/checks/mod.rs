@@ -1,6 +1,7 @@
 //! Item kinds. Each kind is one module with a configuration struct (declared with
 //! [`item_config!`](crate::item_config)) that implements [`Check`].
 
+pub mod browser;
 pub mod command;
 pub mod http;
 pub mod manual;

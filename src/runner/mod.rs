@@ -285,7 +285,11 @@ impl ItemTask {
                 Some(o) if o.is_pass() => {}
                 // A need that ended because of Ctrl-C: this item was interrupted too.
                 _ if self.cancel.is_cancelled() => {
-                    return not_run(p, Outcome::Interrupted, "interrupted before it started".into());
+                    return not_run(
+                        p,
+                        Outcome::Interrupted,
+                        "interrupted before it started".into(),
+                    );
                 }
                 Some(o) => {
                     return not_run(

@@ -2,6 +2,7 @@
 //! processes, real HTTP servers on loopback (the fixture shop) and real files.
 
 mod bad_checklists;
+mod browser;
 mod foundation;
 mod rollback;
 mod support;
