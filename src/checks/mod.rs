@@ -2,6 +2,7 @@
 //! [`item_config!`](crate::item_config)) that implements [`Check`].
 
 pub mod command;
+pub mod flags;
 pub mod http;
 pub mod manual;
 
