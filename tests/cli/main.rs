@@ -1,4 +1,5 @@
 //! The one integration-test binary: it runs the real `preflight` binary against real
 //! processes, real HTTP servers on loopback (the fixture shop) and real files.
 
+mod flags;
 mod support;
