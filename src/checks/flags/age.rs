@@ -21,12 +21,13 @@ pub(super) fn check_age(item: &FlagsItem, rule: &AgeRule, sev: Severity, loaded:
         .filter_map(|f| Some((f.key.clone(), (f.created?, f.created_from.clone().unwrap_or_default()))))
         .collect();
     let undated: Vec<&str> = loaded.flags.iter().filter(|f| f.created.is_none()).map(|f| f.key.as_str()).collect();
-    if rule.git.unwrap_or(true) && !undated.is_empty() {
-        if let Some(file) = &loaded.file {
-            match first_commits(item, file, &undated) {
-                Ok(found) => dates.extend(found),
-                Err(e) => audit.notes.push(format!("age: cannot read git history of `{}`: {e}", file.display())),
-            }
+    if rule.git.unwrap_or(true)
+        && !undated.is_empty()
+        && let Some(file) = &loaded.file
+    {
+        match first_commits(item, file, &undated) {
+            Ok(found) => dates.extend(found),
+            Err(e) => audit.notes.push(format!("age: cannot read git history of `{}`: {e}", file.display())),
         }
     }
     let lifetime = |t: Option<&str>| -> Option<Duration> {

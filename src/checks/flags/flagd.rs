@@ -152,11 +152,7 @@ impl Walk<'_> {
     /// Records what `node` (in a result position) can serve, under the narrow conditions `conds`.
     fn results(&mut self, node: &Value, conds: &[String], path: &str) {
         match node {
-            Value::String(s) => {
-                if self.flag.variants.contains_key(s) {
-                    self.serve(Some(s.clone()), conds, path);
-                }
-            }
+            Value::String(s) if self.flag.variants.contains_key(s) => self.serve(Some(s.clone()), conds, path),
             Value::Object(m) if m.len() == 1 => {
                 let Some((op, args)) = m.iter().next() else { return };
                 let args: Vec<&Value> = match args {
@@ -181,10 +177,10 @@ impl Walk<'_> {
                     "fractional" => {
                         for bucket in args.iter().filter_map(|a| a.as_array()) {
                             let weight = bucket.get(1).and_then(Value::as_f64).unwrap_or(1.0);
-                            if let (Some(Value::String(v)), true) = (bucket.first(), weight > 0.0) {
-                                if self.flag.variants.contains_key(v) {
-                                    self.serve(Some(v.clone()), conds, &format!("{path} (fractional {weight})"));
-                                }
+                            if let (Some(Value::String(v)), true) = (bucket.first(), weight > 0.0)
+                                && self.flag.variants.contains_key(v)
+                            {
+                                self.serve(Some(v.clone()), conds, &format!("{path} (fractional {weight})"));
                             }
                         }
                     }

@@ -109,7 +109,7 @@ fn redact_query(url: &reqwest::Url) -> String {
 
 fn excerpt(text: &str) -> String {
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.len() > 80 { format!("{}…", &one_line[..one_line.floor_char_boundary(80)]) } else { one_line }
+    if one_line.len() > 80 { format!("{}…", &one_line[..super::floor_boundary(&one_line, 80)]) } else { one_line }
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -295,7 +295,16 @@ pub fn describe_served(variant: Option<&str>, value: Option<&Value>) -> String {
 
 fn short_json(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 60 { format!("{}…", &s[..s.floor_char_boundary(57)]) } else { s }
+    if s.len() > 60 { format!("{}…", &s[..floor_boundary(&s, 57)]) } else { s }
+}
+
+/// The largest char boundary at or below `at` (`str::floor_char_boundary` needs Rust 1.91).
+pub(crate) fn floor_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Attribute names that identify one user, customer, account or event (compared without case,
@@ -701,10 +710,10 @@ impl Check for FlagsItem {
                 Err(e) => return CheckOutput::errored(e.to_string()),
             };
             let mut artifacts = Vec::new();
-            if !loaded.raw.is_empty() {
-                if let Ok(p) = cx.write_artifact("flags-source.json", &loaded.raw) {
-                    artifacts.push(p);
-                }
+            if !loaded.raw.is_empty()
+                && let Ok(p) = cx.write_artifact("flags-source.json", &loaded.raw)
+            {
+                artifacts.push(p);
             }
             let audit = match self.audit(&loaded, cx.base_dir(), Utc::now()) {
                 Ok(a) => a,
