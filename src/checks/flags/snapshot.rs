@@ -217,7 +217,10 @@ pub async fn snapshot_command(command: FlagsCommand, color: bool) -> i32 {
     let mut written = 0;
     for file in &args.files {
         let dir = std::path::absolute(file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))).unwrap_or_default();
-        let options = LoadOptions { builtins: vec![("checklist_dir".into(), dir.display().to_string())], overrides: vars.clone() };
+        // The same builtins as `preflight run` (app.rs), so that checklists that use them load.
+        let artifacts = std::path::absolute("preflight-artifacts").unwrap_or_default();
+        let builtins = vec![("checklist_dir".into(), dir.display().to_string()), ("artifacts".into(), artifacts.display().to_string())];
+        let options = LoadOptions { builtins, overrides: vars.clone() };
         COLLECT.with(|c| *c.borrow_mut() = Some(Vec::new()));
         let loaded = checklist::load(file, &options);
         let collected = COLLECT.with(|c| c.borrow_mut().take()).unwrap_or_default();
