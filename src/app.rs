@@ -70,6 +70,9 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
         Command::List(f) => list(&f.file, &f.vars),
         Command::Run(r) => run(&r, output, None).await,
         Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
+        Command::Flags { command } => {
+            Ok(crate::checks::flags::snapshot_command(command, output.color).await)
+        }
     };
     match result {
         Ok(code) => code,

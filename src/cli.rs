@@ -46,6 +46,11 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Feature-flag tools: `snapshot` writes the lock file the `drift` rule compares against.
+    Flags {
+        #[command(subcommand)]
+        command: crate::checks::flags::FlagsCommand,
+    },
 }
 
 #[derive(Debug, Args)]

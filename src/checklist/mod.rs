@@ -129,6 +129,8 @@ struct RawChecklist {
     /// `[browser]` mixes settings keys with `[browser.NAME]` items.
     #[serde(default)]
     browser: checks::browser::BrowserSection,
+    #[serde(default)]
+    flags: IndexMap<Spanned<String>, Table<checks::flags::FlagsItem>>,
 }
 
 type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
@@ -156,6 +158,7 @@ impl RawChecklist {
             .map(|(k, v)| (k, Table(v)))
             .collect();
         add(&mut out, "browser", browser);
+        add(&mut out, "flags", self.flags);
         out
     }
 }

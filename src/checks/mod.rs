@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod command;
+pub mod flags;
 pub mod http;
 pub mod manual;
 pub mod rollback;
@@ -23,7 +24,7 @@ use crate::redact::Redactor;
 use crate::settings::RunSettings;
 
 /// One item kind's behaviour: run one attempt, report what held.
-pub trait Check: Send + Sync + fmt::Debug + 'static {
+pub trait Check: Any + Send + Sync + fmt::Debug {
     /// Runs one attempt. A check that can tell *why* it ran out of time should enforce
     /// `cx.timeout` itself; the runner stops it shortly after that anyway.
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput>;

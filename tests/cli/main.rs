@@ -3,6 +3,7 @@
 
 mod bad_checklists;
 mod browser;
+mod flags;
 mod foundation;
 mod rollback;
 mod support;
