@@ -119,6 +119,8 @@ struct RawChecklist {
     command: IndexMap<Spanned<String>, checks::command::CommandItem>,
     #[serde(default)]
     manual: IndexMap<Spanned<String>, checks::manual::ManualItem>,
+    #[serde(default)]
+    soak: IndexMap<Spanned<String>, checks::soak::SoakItem>,
 }
 
 type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
@@ -134,6 +136,7 @@ impl RawChecklist {
         add(&mut out, "http", self.http);
         add(&mut out, "command", self.command);
         add(&mut out, "manual", self.manual);
+        add(&mut out, "soak", self.soak);
         out
     }
 }

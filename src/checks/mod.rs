@@ -4,6 +4,7 @@
 pub mod command;
 pub mod http;
 pub mod manual;
+pub mod soak;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
