@@ -2,3 +2,4 @@
 //! processes, real HTTP servers on loopback (the fixture shop) and real files.
 
 mod support;
+mod soak;

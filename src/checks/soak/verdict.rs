@@ -123,7 +123,7 @@ pub(super) fn evaluate(cx: &CheckContext, inp: &Inputs<'_>) -> CheckOutput {
     if error_rate > max_error_rate {
         let text = if timeouts * 2 >= failed && timeouts > 0 {
             format!(
-                "{timeouts} of {} requests timed out (no answer within {rt}: the server accepts connections but does not answer); {:.1}% failed in all ({kinds}), over max_error_rate {max_error_rate}",
+                "{timeouts} of {} requests timed out (no answer within {rt}); {:.1}% failed in all ({kinds}), over max_error_rate {max_error_rate}",
                 total.sent,
                 error_rate * 100.0
             )
@@ -431,6 +431,37 @@ pub(super) fn evaluate(cx: &CheckContext, inp: &Inputs<'_>) -> CheckOutput {
     match cx.write_artifact("soak.svg", svg.as_bytes()) {
         Ok(p) => artifacts.push(p),
         Err(e) => warnings.push(format!("cannot write the chart: {e}")),
+    }
+
+    let mut csv = String::from("t,phase,rss_bytes,threads,fds,tcp_established,tcp_close_wait,accept_queue");
+    let names: Vec<String> = inp.watch.series.iter().map(|(n, _)| n.clone()).collect();
+    for n in &names {
+        csv.push(',');
+        csv.push_str(n);
+    }
+    csv.push('\n');
+    let opt = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+    for s in inp.samples {
+        let ph = phase(s).map(|i| plan.phases[i].name).unwrap_or("drain");
+        let _ = write!(
+            csv,
+            "{:.3},{ph},{},{},{},{},{},{}",
+            s.t,
+            opt(s.rss_bytes),
+            opt(s.threads),
+            opt(s.fds),
+            opt(s.tcp.map(|t| t.established as f64)),
+            opt(s.tcp.map(|t| t.close_wait as f64)),
+            opt(s.tcp.map(|t| t.accept_queue as f64))
+        );
+        for n in &names {
+            let _ = write!(csv, ",{}", opt(s.metrics.get(n).copied()));
+        }
+        csv.push('\n');
+    }
+    match cx.write_artifact("soak-samples.csv", csv.as_bytes()) {
+        Ok(p) => artifacts.push(p),
+        Err(e) => warnings.push(format!("cannot write the samples: {e}")),
     }
 
     // ---- the outcome
