@@ -300,15 +300,14 @@ impl Check for SoakItem {
     }
 
     fn validate(&self, cx: &ValidateContext<'_>) -> Result<(), ValidateError> {
-        if let Some(name) = &self.service {
-            if !cx.services.iter().any(|s| s == name.get_ref()) {
+        if let Some(name) = &self.service
+            && !cx.services.iter().any(|s| s == name.get_ref()) {
                 let suggestion = crate::suggest::closest(name.get_ref(), cx.services.iter().map(String::as_str));
                 return Err((
                     ChecklistErrorKind::UnknownService { name: name.get_ref().clone(), suggestion },
                     Some(name.span()),
                 ));
             }
-        }
         if self.requests.is_empty() {
             return Err(invalid("`requests` is empty: add at least one `{ url = \"...\" }`".into(), None));
         }
@@ -349,46 +348,40 @@ impl Check for SoakItem {
                 span,
             ));
         }
-        if let Some(m) = &self.max_in_flight {
-            if !(1..=100_000).contains(m.get_ref()) {
+        if let Some(m) = &self.max_in_flight
+            && !(1..=100_000).contains(m.get_ref()) {
                 return Err(invalid("`max_in_flight` must be between 1 and 100000".into(), Some(m.span())));
             }
-        }
-        if let Some(e) = &self.max_error_rate {
-            if !(0.0..=1.0).contains(e.get_ref()) {
+        if let Some(e) = &self.max_error_rate
+            && !(0.0..=1.0).contains(e.get_ref()) {
                 return Err(invalid(
                     format!("`max_error_rate` is a fraction between 0 and 1, got {}", e.get_ref()),
                     Some(e.span()),
                 ));
             }
-        }
         let total_weight: u64 = self.requests.iter().map(|r| u64::from(r.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1))).sum();
         for r in &self.requests {
-            if let Some(w) = &r.weight {
-                if !(1..=1000).contains(w.get_ref()) {
+            if let Some(w) = &r.weight
+                && !(1..=1000).contains(w.get_ref()) {
                     return Err(invalid("`weight` must be between 1 and 1000".into(), Some(w.span())));
                 }
-            }
-            if !self.allow_remote {
-                if let Some(host) = r.url.get_ref().0.host_str() {
-                    if let Some(reason) = non_loopback(host) {
+            if !self.allow_remote
+                && let Some(host) = r.url.get_ref().0.host_str()
+                    && let Some(reason) = non_loopback(host) {
                         return Err(invalid(
                             format!("{reason}: soak load only goes to loopback (127.0.0.1, ::1, localhost) unless `allow_remote = true`"),
                             Some(r.url.span()),
                         ));
                     }
-                }
-            }
         }
         if total_weight == 0 {
             return Err(invalid("the request weights add up to 0".into(), None));
         }
         if let Some(w) = &self.watch {
-            if let Some(pid) = &w.pid {
-                if *pid.get_ref() == PidSpec::Service && self.service.is_none() {
+            if let Some(pid) = &w.pid
+                && *pid.get_ref() == PidSpec::Service && self.service.is_none() {
                     return Err(invalid("`watch.pid = \"service\"` needs the item's `service`".into(), Some(pid.span())));
                 }
-            }
             for g in w.gauges.iter().chain(&w.waiters) {
                 if let Err(e) = Selector::parse(g.get_ref()) {
                     return Err(invalid(e, Some(g.span())));
@@ -399,11 +392,10 @@ impl Check for SoakItem {
                 let span = w.gauges.first().or(w.waiters.first()).map(|g| g.span());
                 return Err(invalid("`watch.gauges`/`watch.waiters` need `watch.metrics` (the endpoint to read them from)".into(), span));
             }
-            if let Some(i) = w.interval {
-                if i.get() < Duration::from_millis(50) || i.get() > Duration::from_secs(60) {
+            if let Some(i) = w.interval
+                && (i.get() < Duration::from_millis(50) || i.get() > Duration::from_secs(60)) {
                     return Err(invalid("`watch.interval` must be between 50ms and 60s".into(), None));
                 }
-            }
         }
         Ok(())
     }
@@ -458,11 +450,10 @@ impl SoakItem {
             })?;
             pid = Some(p);
         }
-        if let Some(p) = pid {
-            if !std::path::Path::new(&format!("/proc/{p}/status")).exists() {
+        if let Some(p) = pid
+            && !std::path::Path::new(&format!("/proc/{p}/status")).exists() {
                 return Err(CheckOutput::errored(format!("process {p} is not running (no /proc/{p})")));
             }
-        }
         // Targets: only loopback unless allowed, checked on the resolved addresses.
         let mut targets = Vec::new();
         let mut weights = Vec::new();

