@@ -111,7 +111,7 @@ fn memory_leak_fails_on_the_memory_trend() {
 
 #[test]
 fn slow_under_load_fails_on_latency_or_recovery() {
-    let (run, _json, _dir) = soak_shop(&["slow-under-load=20"], "");
+    let (run, _json, _dir) = soak_shop(&["slow-under-load=50"], "");
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
         run.stderr.contains("FAIL latency:") || run.stderr.contains("FAIL recovery:"),
