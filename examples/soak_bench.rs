@@ -99,14 +99,15 @@ fn main() {
             let t = r.total();
             let q = |p: f64| t.latency.value_at_quantile(p) as f64 / 1000.0;
             println!(
-                "mode=open target_rate={rate} planned={} sent={} ok={} errors={} dropped={} achieved_rate={:.1} achieved_pct={:.2} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} wall_s={wall:.2} cpu_s={cpu:.2} cpu_cores={:.3}",
+                "mode=open target_rate={rate} planned={} sent={} ok={} errors={} dropped={} achieved_rate={:.1} achieved_pct={:.2} last_send_late_ms={:.1} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} wall_s={wall:.2} cpu_s={cpu:.2} cpu_cores={:.3}",
                 t.planned,
                 t.sent,
                 t.ok,
                 t.failed(),
                 t.dropped,
-                t.ok as f64 / secs,
-                100.0 * t.ok as f64 / t.planned.max(1) as f64,
+                t.sent as f64 / r.dispatched.as_secs_f64().max(secs),
+                100.0 * t.sent as f64 / r.dispatched.as_secs_f64().max(secs) / rate,
+                (r.dispatched.as_secs_f64() - r.last_scheduled.as_secs_f64()) * 1000.0,
                 q(0.5),
                 q(0.99),
                 t.latency.max() as f64 / 1000.0,
@@ -117,7 +118,7 @@ fn main() {
             let url = args.get(1).unwrap_or_else(|| fail("expected URL"));
             let conns: usize = num(args.get(2), "CONNS");
             let secs: f64 = num(args.get(3), "SECS");
-            if !(1..=1000).contains(&conns) || !(secs > 0.0 && secs <= 120.0) {
+            if !((1..=1000).contains(&conns) && secs > 0.0 && secs <= 120.0) {
                 fail("CONNS must be in 1..=1000 and SECS in (0, 120]");
             }
             let client = load::client(Duration::from_secs(5)).unwrap_or_else(|e| fail(&e.to_string()));

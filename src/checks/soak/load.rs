@@ -209,8 +209,9 @@ pub struct Second {
 pub struct LoadResult {
     pub phases: Vec<PhaseStats>,
     pub seconds: Vec<Second>,
-    /// When the last request was scheduled and when the last one finished (offsets).
+    /// When the last request was scheduled, actually sent, and finished (offsets from start).
     pub last_scheduled: Duration,
+    pub dispatched: Duration,
     pub drained: Duration,
 }
 
@@ -367,6 +368,7 @@ pub async fn run(cfg: &LoadConfig, client: reqwest::Client, start: Instant) -> L
             in_flight.fetch_sub(1, Ordering::Relaxed);
         });
     }
+    let dispatched = Instant::now().saturating_duration_since(start);
     // Every request ends by its own timeout; the margin covers a stalled runtime.
     let drain_deadline = Instant::now() + cfg.request_timeout + Duration::from_secs(2);
     while !tasks.is_empty() {
@@ -393,7 +395,7 @@ pub async fn run(cfg: &LoadConfig, client: reqwest::Client, start: Instant) -> L
             *p.errors.entry("timeout".into()).or_default() += unfinished;
         }
     }
-    LoadResult { phases, seconds: std::mem::take(&mut c.seconds), last_scheduled, drained }
+    LoadResult { phases, seconds: std::mem::take(&mut c.seconds), last_scheduled, dispatched, drained }
 }
 
 /// Sends one request and reads the whole body; `Err(kind)` names what went wrong.

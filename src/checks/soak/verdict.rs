@@ -81,18 +81,20 @@ pub(super) fn evaluate(cx: &CheckContext, inp: &Inputs<'_>) -> CheckOutput {
     let total = inp.result.total();
     let load_phases = 1..last_phase;
     let window = plan.phases[load_phases.clone()].iter().map(|p| p.len.as_secs_f64()).sum::<f64>();
-    let late = (inp.result.last_scheduled.as_secs_f64()).max(0.0);
-    let _ = late;
-    let achieved_share = if total.planned > 0 { total.sent as f64 / total.planned as f64 } else { 0.0 };
+    // A generator that falls behind still sends every request, late: the rate it achieved is
+    // what it sent over the time it actually took.
+    let load_start = plan.phases[load_phases.start].start.as_secs_f64();
+    let took = (inp.result.dispatched.as_secs_f64() - load_start).max(window).max(1e-9);
     let drop_share = if total.planned > 0 { total.dropped as f64 / total.planned as f64 } else { 0.0 };
-    let achieved_rate = total.sent as f64 / window.max(1e-9);
+    let achieved_rate = total.sent as f64 / took;
     let planned_rate = total.planned as f64 / window.max(1e-9);
+    let achieved_share = if planned_rate > 0.0 { achieved_rate / planned_rate } else { 0.0 };
     props.push(("rate_target".into(), format!("{rate}")));
     props.push(("rate_achieved".into(), format!("{achieved_rate:.1}")));
     props.push(("requests_sent".into(), total.sent.to_string()));
     props.push(("requests_dropped".into(), total.dropped.to_string()));
     let load_text = format!(
-        "{} of {} planned requests sent ({:.1}%, {achieved_rate:.0} of {planned_rate:.0} req/s over the load phases), {} dropped at the in-flight cap of {}",
+        "{} of {} planned requests sent, {achieved_rate:.1} of {planned_rate:.1} req/s over the load phases ({:.1}%), {} dropped at the in-flight cap of {}",
         total.sent,
         total.planned,
         achieved_share * 100.0,
@@ -489,7 +491,7 @@ pub(super) fn evaluate(cx: &CheckContext, inp: &Inputs<'_>) -> CheckOutput {
             inp.item.spike_factor(),
             humantime::format_duration(plan.total()),
             ms(p99),
-            failed_count_text(total.failed())
+            total.failed()
         ))
     };
     data.insert("verdicts".into(), json!(verdicts.iter().map(|v| json!({"signal": v.signal, "status": v.status, "text": v.text})).collect::<Vec<_>>()));
@@ -500,10 +502,6 @@ pub(super) fn evaluate(cx: &CheckContext, inp: &Inputs<'_>) -> CheckOutput {
     out.warnings = warnings;
     out.artifacts = artifacts;
     out
-}
-
-fn failed_count_text(n: u64) -> String {
-    n.to_string()
 }
 
 /// The text up to the first `;` (the headline of a verdict).
