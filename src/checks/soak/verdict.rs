@@ -378,7 +378,14 @@ pub(super) fn evaluate(cx: &CheckContext, inp: &Inputs<'_>) -> CheckOutput {
             .iter()
             .map(|&p| {
                 let pts: Vec<(f64, f64)> = inp.samples.iter().filter(|s| phase(s) == Some(p)).filter_map(|s| get(s).map(|v| (s.t, v))).collect();
-                window_minima(&pts)
+                let (mut xs, mut ys) = window_minima(&pts);
+                // The first window after a rate change is settling (new threads, buffers
+                // sized for the new concurrency); a leak shows in the windows after it too.
+                if xs.len() >= 4 {
+                    xs.remove(0);
+                    ys.remove(0);
+                }
+                (xs, ys)
             })
             .collect();
         let refs: Vec<(&[f64], &[f64])> = blocks.iter().map(|(x, y)| (x.as_slice(), y.as_slice())).collect();
