@@ -131,6 +131,8 @@ struct RawChecklist {
     browser: checks::browser::BrowserSection,
     #[serde(default)]
     flags: IndexMap<Spanned<String>, Table<checks::flags::FlagsItem>>,
+    #[serde(default)]
+    soak: IndexMap<Spanned<String>, Table<checks::soak::SoakItem>>,
 }
 
 type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
@@ -159,6 +161,7 @@ impl RawChecklist {
             .collect();
         add(&mut out, "browser", browser);
         add(&mut out, "flags", self.flags);
+        add(&mut out, "soak", self.soak);
         out
     }
 }

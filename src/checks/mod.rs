@@ -7,6 +7,7 @@ pub mod flags;
 pub mod http;
 pub mod manual;
 pub mod rollback;
+pub mod soak;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

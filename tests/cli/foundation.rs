@@ -106,12 +106,24 @@ fn gate_runs_the_deploy_only_when_every_blocking_item_passed() {
     assert!(!marker.exists(), "deploy ran although the gate was closed");
     assert!(r.stderr.contains("gate closed: `touch"), "{}", r.all());
 
-    let r = run_demo(dir.path(), "gate", &[], &["--", "touch", m]);
+    // The gate's mechanics, without the slow items (the demo test runs them all).
+    let quick = ["--skip", "soak", "--skip", "browser"];
+    let r = run_demo(
+        dir.path(),
+        "gate",
+        &[],
+        &[&quick[..], &["--", "touch", m]].concat(),
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(marker.exists(), "deploy did not run: {}", r.all());
 
     // The deploy's own status becomes preflight's.
-    let r = run_demo(dir.path(), "gate", &[], &["--", "sh", "-c", "exit 7"]);
+    let r = run_demo(
+        dir.path(),
+        "gate",
+        &[],
+        &[&quick[..], &["--", "sh", "-c", "exit 7"]].concat(),
+    );
     assert_eq!(r.code, 7, "{}", r.all());
 }
 

@@ -6,4 +6,5 @@ mod browser;
 mod flags;
 mod foundation;
 mod rollback;
+mod soak;
 mod support;

@@ -1,0 +1,740 @@
+//! `[soak.NAME]`: a short load run that watches the app's resources and fails on a leak, a
+//! latency breach or a server that stops answering.
+//!
+//! The run goes through phases (baseline → ramp → steady A → spike → steady B → cooldown) while
+//! [`load`] drives an open-model load at the app and [`watch`] samples its process, its TCP
+//! connections and its metrics. [`verdict`] judges each signal with the robust statistics of
+//! [`stats`]; [`chart`] draws it all.
+
+pub mod chart;
+pub mod load;
+pub mod prom;
+pub mod stats;
+mod verdict;
+pub mod watch;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+use super::http::{HttpUrl, Method};
+use super::{Check, CheckContext, CheckOutput, ValidateContext};
+use crate::checklist::{ChecklistErrorKind, Dur, OneOrMany, Template};
+use load::{LoadConfig, Plan, Target};
+use prom::Selector;
+use watch::WatchConfig;
+
+/// Highest arrival rate (requests/s, spike included) a checklist may ask for.
+pub const MAX_RATE: f64 = 50_000.0;
+/// Longest soak a checklist may ask for.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// Shortest soak that leaves every phase a few samples.
+pub const MIN_DURATION: Duration = Duration::from_secs(5);
+const DEFAULT_RATE: f64 = 50.0;
+const DEFAULT_DURATION: Duration = Duration::from_secs(60);
+const DEFAULT_SPIKE: f64 = 4.0;
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+
+crate::item_config! {
+    /// Load for a while; fail on leaks (fds, connections, pool, memory trend), latency
+    /// breaches, errors and timeouts.
+    pub struct SoakItem {
+        /// A `[service.NAME]` whose process is watched.
+        #[serde(default)]
+        pub service: Option<Spanned<String>>,
+        /// Requests per second in the steady phases (default 50).
+        #[serde(default)]
+        pub rate: Option<Spanned<f64>>,
+        /// Whole run, all phases (default 60s).
+        #[serde(default)]
+        pub duration: Option<Spanned<Dur>>,
+        pub requests: Vec<RequestSpec>,
+        #[serde(default)]
+        pub watch: Option<WatchSpec>,
+        /// Phase lengths (default: shares of `duration`).
+        #[serde(default)]
+        pub phases: Option<PhaseSpec>,
+        /// Spike rate as a multiple of `rate` (default 4).
+        #[serde(default)]
+        pub spike: Option<Spanned<f64>>,
+        /// Per-request timeout (default 5s); a request not answered in time counts as a timeout.
+        #[serde(default)]
+        pub request_timeout: Option<Dur>,
+        /// Requests in flight beyond this are dropped and counted (default 1000).
+        #[serde(default)]
+        pub max_in_flight: Option<Spanned<usize>>,
+        #[serde(default)]
+        pub max_p50: Option<Dur>,
+        #[serde(default)]
+        pub max_p95: Option<Dur>,
+        #[serde(default)]
+        pub max_p99: Option<Dur>,
+        /// Failed requests over sent requests (default 0.01).
+        #[serde(default)]
+        pub max_error_rate: Option<Spanned<f64>>,
+        /// Memory growth per hour that fails (default: max(10% of baseline RSS, 64 MiB)).
+        #[serde(default)]
+        pub max_memory_growth: Option<ByteSize>,
+        /// Allow load against hosts that are not loopback (off: load only goes to 127.0.0.1/::1).
+        #[serde(default)]
+        pub allow_remote: bool,
+    }
+}
+
+/// One kind of request of the mix.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    #[serde(default)]
+    pub method: Option<Method>,
+    pub url: Spanned<HttpUrl>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Template>,
+    #[serde(default)]
+    pub body: Option<Template>,
+    /// Share of the mix (default 1).
+    #[serde(default)]
+    pub weight: Option<Spanned<u32>>,
+    /// Statuses that count as success (default: any below 400).
+    #[serde(default)]
+    pub status: Option<OneOrMany<u16>>,
+}
+
+/// What to watch besides the load's own figures.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSpec {
+    /// A Prometheus text-format endpoint.
+    #[serde(default)]
+    pub metrics: Option<HttpUrl>,
+    /// A pid, or `"service"` for the item's service.
+    #[serde(default)]
+    pub pid: Option<Spanned<PidSpec>>,
+    /// A file holding the pid (relative to the checklist).
+    #[serde(default)]
+    pub pid_file: Option<Template>,
+    /// The app's listening port (default: the first request's port).
+    #[serde(default)]
+    pub tcp_port: Option<u16>,
+    /// A backend's port (database) whose established connections to count.
+    #[serde(default)]
+    pub backend_port: Option<u16>,
+    /// Extra countable gauges from `metrics`, like `hikaricp_connections_active`.
+    #[serde(default)]
+    pub gauges: Vec<Spanned<String>>,
+    /// Gauges of requests waiting for a pooled resource: non-zero at the end fails.
+    #[serde(default)]
+    pub waiters: Vec<Spanned<String>>,
+    /// Sampling interval (default: duration/50 within 100ms..1s).
+    #[serde(default)]
+    pub interval: Option<Dur>,
+}
+
+/// Phase lengths; unset ones come from `duration`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    #[serde(default)]
+    pub baseline: Option<Dur>,
+    #[serde(default)]
+    pub ramp: Option<Dur>,
+    /// Each of the two steady phases.
+    #[serde(default)]
+    pub steady: Option<Dur>,
+    #[serde(default)]
+    pub spike: Option<Dur>,
+    #[serde(default)]
+    pub cooldown: Option<Dur>,
+}
+
+/// `watch.pid`: a number, or `"service"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidSpec {
+    Pid(u32),
+    Service,
+}
+
+impl<'de> Deserialize<'de> for PidSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PidSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a process id, or \"service\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<PidSpec, E> {
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(PidSpec::Pid)
+                    .ok_or_else(|| E::custom(format!("invalid pid `{n}`")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PidSpec, E> {
+                match s {
+                    "service" => Ok(PidSpec::Service),
+                    other => other
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(PidSpec::Pid)
+                        .ok_or_else(|| {
+                            E::custom(format!(
+                                "invalid pid `{other}`: expected a number or \"service\""
+                            ))
+                        }),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A size in bytes: a number, or a string like `64MiB`, `500 KB`, `1GiB`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ByteSize(pub f64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size like `64MiB` or a number of bytes")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                if n < 0 {
+                    return Err(E::custom(format!(
+                        "invalid size `{n}`: must not be negative"
+                    )));
+                }
+                Ok(ByteSize(n as f64))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ByteSize, E> {
+                parse_size(s).map(ByteSize).ok_or_else(|| {
+                    E::custom(format!(
+                        "invalid size `{s}`: expected a number and a unit, like `64MiB` or `500KB`"
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parse_size(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// Gauges of pooled connections in use that are watched whenever the endpoint has them.
+const KNOWN_POOL_GAUGES: &[&str] = &[
+    "shop_db_pool_connections_in_use",
+    "hikaricp_connections_active",
+    "go_sql_in_use_connections",
+];
+/// Gauges of requests waiting for a pooled connection.
+const KNOWN_WAITER_GAUGES: &[&str] = &["shop_db_pool_waiting", "hikaricp_connections_pending"];
+
+type ValidateError = (ChecklistErrorKind, Option<Range<usize>>);
+
+fn invalid(message: String, span: Option<Range<usize>>) -> ValidateError {
+    (ChecklistErrorKind::Invalid { message }, span)
+}
+
+impl SoakItem {
+    fn rate(&self) -> f64 {
+        self.rate
+            .as_ref()
+            .map(|r| *r.get_ref())
+            .unwrap_or(DEFAULT_RATE)
+    }
+    fn duration(&self) -> Duration {
+        self.duration
+            .as_ref()
+            .map(|d| d.get_ref().get())
+            .unwrap_or(DEFAULT_DURATION)
+    }
+    fn spike_factor(&self) -> f64 {
+        self.spike
+            .as_ref()
+            .map(|s| *s.get_ref())
+            .unwrap_or(DEFAULT_SPIKE)
+    }
+    fn request_timeout(&self) -> Duration {
+        self.request_timeout
+            .map(Dur::get)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
+    }
+
+    /// The phases: explicit lengths where given, shares of `duration` otherwise.
+    fn plan(&self) -> Plan {
+        let d = self.duration().as_secs_f64();
+        let p = self.phases.clone().unwrap_or_default();
+        let len = |given: Option<Dur>, share: f64| {
+            given
+                .map(Dur::get)
+                .unwrap_or_else(|| Duration::from_secs_f64(d * share))
+        };
+        let rate = self.rate();
+        let steady = len(p.steady, 0.275);
+        Plan::new(&[
+            ("baseline", len(p.baseline, 0.10), 0.0, 0.0),
+            ("ramp", len(p.ramp, 0.10), 0.0, rate),
+            ("steady A", steady, rate, rate),
+            (
+                "spike",
+                len(p.spike, 0.10),
+                rate * self.spike_factor(),
+                rate * self.spike_factor(),
+            ),
+            ("steady B", steady, rate, rate),
+            ("cooldown", len(p.cooldown, 0.15), 0.0, 0.0),
+        ])
+    }
+
+    fn interval(&self) -> Duration {
+        if let Some(i) = self.watch.as_ref().and_then(|w| w.interval) {
+            return i.get();
+        }
+        (self.plan().total() / 50).clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+}
+
+impl Check for SoakItem {
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(self.plan().total() + self.request_timeout() + Duration::from_secs(30))
+    }
+
+    fn validate(&self, cx: &ValidateContext<'_>) -> Result<(), ValidateError> {
+        if let Some(name) = &self.service
+            && !cx.services.iter().any(|s| s == name.get_ref())
+        {
+            let suggestion =
+                crate::suggest::closest(name.get_ref(), cx.services.iter().map(String::as_str));
+            return Err((
+                ChecklistErrorKind::UnknownService {
+                    name: name.get_ref().clone(),
+                    suggestion,
+                },
+                Some(name.span()),
+            ));
+        }
+        if self.requests.is_empty() {
+            return Err(invalid(
+                "`requests` is empty: add at least one `{ url = \"...\" }`".into(),
+                None,
+            ));
+        }
+        if let Some(r) = &self.rate {
+            let v = *r.get_ref();
+            if !(v.is_finite() && v > 0.0 && v <= MAX_RATE) {
+                return Err(invalid(
+                    format!("`rate` must be above 0 and at most {MAX_RATE} requests/s, got {v}"),
+                    Some(r.span()),
+                ));
+            }
+        }
+        if let Some(s) = &self.spike {
+            let v = *s.get_ref();
+            if !(v.is_finite() && (1.0..=20.0).contains(&v)) {
+                return Err(invalid(
+                    format!("`spike` must be between 1 and 20 (times `rate`), got {v}"),
+                    Some(s.span()),
+                ));
+            }
+            if v * self.rate() > MAX_RATE {
+                return Err(invalid(
+                    format!(
+                        "`spike` × `rate` = {} requests/s, over the limit of {MAX_RATE}",
+                        v * self.rate()
+                    ),
+                    Some(s.span()),
+                ));
+            }
+        } else if self.rate() * DEFAULT_SPIKE > MAX_RATE {
+            let span = self.rate.as_ref().map(|r| r.span());
+            return Err(invalid(
+                format!(
+                    "the spike (4 × `rate`) would exceed {MAX_RATE} requests/s: lower `rate` or set `spike`"
+                ),
+                span,
+            ));
+        }
+        let total = self.plan().total();
+        if !(MIN_DURATION..=MAX_DURATION).contains(&total) {
+            let span = self.duration.as_ref().map(|d| d.span());
+            return Err(invalid(
+                format!(
+                    "the soak lasts {}: it must last between {} and {}",
+                    humantime::format_duration(total),
+                    humantime::format_duration(MIN_DURATION),
+                    humantime::format_duration(MAX_DURATION)
+                ),
+                span,
+            ));
+        }
+        if let Some(m) = &self.max_in_flight
+            && !(1..=100_000).contains(m.get_ref())
+        {
+            return Err(invalid(
+                "`max_in_flight` must be between 1 and 100000".into(),
+                Some(m.span()),
+            ));
+        }
+        if let Some(e) = &self.max_error_rate
+            && !(0.0..=1.0).contains(e.get_ref())
+        {
+            return Err(invalid(
+                format!(
+                    "`max_error_rate` is a fraction between 0 and 1, got {}",
+                    e.get_ref()
+                ),
+                Some(e.span()),
+            ));
+        }
+        let total_weight: u64 = self
+            .requests
+            .iter()
+            .map(|r| u64::from(r.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1)))
+            .sum();
+        for r in &self.requests {
+            if let Some(w) = &r.weight
+                && !(1..=1000).contains(w.get_ref())
+            {
+                return Err(invalid(
+                    "`weight` must be between 1 and 1000".into(),
+                    Some(w.span()),
+                ));
+            }
+            if !self.allow_remote
+                && let Some(host) = r.url.get_ref().0.host_str()
+                && let Some(reason) = non_loopback(host)
+            {
+                return Err(invalid(
+                    format!(
+                        "{reason}: soak load only goes to loopback (127.0.0.1, ::1, localhost) unless `allow_remote = true`"
+                    ),
+                    Some(r.url.span()),
+                ));
+            }
+        }
+        if total_weight == 0 {
+            return Err(invalid("the request weights add up to 0".into(), None));
+        }
+        if let Some(w) = &self.watch {
+            if let Some(pid) = &w.pid
+                && *pid.get_ref() == PidSpec::Service
+                && self.service.is_none()
+            {
+                return Err(invalid(
+                    "`watch.pid = \"service\"` needs the item's `service`".into(),
+                    Some(pid.span()),
+                ));
+            }
+            for g in w.gauges.iter().chain(&w.waiters) {
+                if let Err(e) = Selector::parse(g.get_ref()) {
+                    return Err(invalid(e, Some(g.span())));
+                }
+            }
+            if (w.gauges.is_empty() && w.waiters.is_empty()) || w.metrics.is_some() {
+            } else {
+                let span = w.gauges.first().or(w.waiters.first()).map(|g| g.span());
+                return Err(invalid("`watch.gauges`/`watch.waiters` need `watch.metrics` (the endpoint to read them from)".into(), span));
+            }
+            if let Some(i) = w.interval
+                && (i.get() < Duration::from_millis(50) || i.get() > Duration::from_secs(60))
+            {
+                return Err(invalid(
+                    "`watch.interval` must be between 50ms and 60s".into(),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
+        Box::pin(async move {
+            match self.prepare(cx).await {
+                Ok((load_cfg, watch_cfg)) => run_soak(self, cx, load_cfg, watch_cfg).await,
+                Err(out) => out,
+            }
+        })
+    }
+}
+
+/// Why a host is not loopback, for an IP or `localhost`; `None` when it is (or is a name that
+/// can only be judged once resolved).
+fn non_loopback(host: &str) -> Option<String> {
+    match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) if !ip.is_loopback() => Some(format!("`{ip}` is not a loopback address")),
+        _ => None,
+    }
+}
+
+impl SoakItem {
+    /// Resolves everything that needs the run: the pid, the targets' addresses, the ports.
+    async fn prepare(&self, cx: &CheckContext) -> Result<(LoadConfig, WatchConfig), CheckOutput> {
+        let spec = self.watch.clone().unwrap_or_default();
+        // The watched process.
+        let mut pid = None;
+        match spec.pid.as_ref().map(|p| p.get_ref().clone()) {
+            Some(PidSpec::Pid(p)) => pid = Some(p),
+            Some(PidSpec::Service) | None => {
+                if let Some(name) = &self.service {
+                    match cx.services.get(name.get_ref()) {
+                        Some(info) => pid = Some(info.pid),
+                        None => {
+                            return Err(CheckOutput::errored(format!(
+                                "service `{}` is not running in this run, so there is no process to watch",
+                                name.get_ref()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(file) = &spec.pid_file {
+            let path = cx.base_dir().join(file.as_str());
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                CheckOutput::errored(format!("cannot read pid file `{}`: {e}", path.display()))
+            })?;
+            let p = text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| {
+                    CheckOutput::errored(format!(
+                        "pid file `{}` does not hold a pid: `{}`",
+                        path.display(),
+                        text.trim()
+                    ))
+                })?;
+            pid = Some(p);
+        }
+        if let Some(p) = pid
+            && !std::path::Path::new(&format!("/proc/{p}/status")).exists()
+        {
+            return Err(CheckOutput::errored(format!(
+                "process {p} is not running (no /proc/{p})"
+            )));
+        }
+        // Targets: only loopback unless allowed, checked on the resolved addresses.
+        let mut targets = Vec::new();
+        let mut weights = Vec::new();
+        for r in &self.requests {
+            let url = r.url.get_ref().0.clone();
+            if !self.allow_remote {
+                let host = url
+                    .host_str()
+                    .unwrap_or_default()
+                    .trim_matches(['[', ']'])
+                    .to_string();
+                let port = url.port_or_known_default().unwrap_or(80);
+                let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
+                    Ok(ip) => vec![ip],
+                    Err(_) => match tokio::net::lookup_host((host.as_str(), port)).await {
+                        Ok(a) => a.map(|s| s.ip()).collect(),
+                        Err(e) => {
+                            return Err(CheckOutput::errored(format!(
+                                "cannot resolve `{host}`: {e}"
+                            )));
+                        }
+                    },
+                };
+                if addrs.is_empty() || addrs.iter().any(|ip| !ip.is_loopback()) {
+                    return Err(CheckOutput::errored(format!(
+                        "refusing to load `{url}`: `{host}` resolves to {} (not loopback); soak load only goes to loopback unless `allow_remote = true`",
+                        addrs
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+            targets.push(Target {
+                method: r
+                    .method
+                    .as_ref()
+                    .map(|m| m.0.clone())
+                    .unwrap_or(reqwest::Method::GET),
+                url,
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+                body: r.body.as_ref().map(|b| b.to_string()),
+                accept: r.status.as_ref().map(|s| s.to_vec()),
+            });
+            weights.push(r.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1));
+        }
+        let tcp_port = spec
+            .tcp_port
+            .or_else(|| targets.first().and_then(|t| t.url.port_or_known_default()));
+        let mut series: Vec<(String, Selector)> = Vec::new();
+        if spec.metrics.is_some() {
+            let std_names = [
+                "process_resident_memory_bytes",
+                "process_open_fds",
+                "process_start_time_seconds",
+            ];
+            for n in std_names
+                .iter()
+                .chain(KNOWN_POOL_GAUGES)
+                .chain(KNOWN_WAITER_GAUGES)
+            {
+                series.push((
+                    n.to_string(),
+                    Selector {
+                        name: n.to_string(),
+                        labels: vec![],
+                    },
+                ));
+            }
+            for g in spec.gauges.iter().chain(&spec.waiters) {
+                if let Ok(sel) = Selector::parse(g.get_ref()) {
+                    series.push((g.get_ref().clone(), sel));
+                }
+            }
+        }
+        let load_cfg = LoadConfig {
+            plan: self.plan(),
+            targets,
+            order: load::weighted_order(&weights),
+            request_timeout: self.request_timeout(),
+            max_in_flight: self
+                .max_in_flight
+                .as_ref()
+                .map(|m| *m.get_ref())
+                .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        };
+        let watch_cfg = WatchConfig {
+            pid,
+            tcp_port,
+            backend_port: spec.backend_port,
+            metrics: spec.metrics.map(|m| m.0),
+            series,
+            interval: self.interval(),
+        };
+        Ok((load_cfg, watch_cfg))
+    }
+}
+
+/// Aborts a spawned task when dropped (the item's future may be dropped on timeout/Ctrl-C).
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(h) = &self.0 {
+            h.abort();
+        }
+    }
+}
+
+async fn run_soak(
+    item: &SoakItem,
+    cx: &CheckContext,
+    load_cfg: LoadConfig,
+    watch_cfg: WatchConfig,
+) -> CheckOutput {
+    let plan = load_cfg.plan.clone();
+    let needed = plan.total() + load_cfg.request_timeout + Duration::from_secs(3);
+    if cx.timeout < needed {
+        return CheckOutput::errored(format!(
+            "the item's timeout ({}) is shorter than the soak needs ({}): raise `timeout` or shorten `duration`",
+            humantime::format_duration(cx.timeout),
+            humantime::format_duration(needed)
+        ));
+    }
+    let client = match load::client(Duration::from_secs(5).min(load_cfg.request_timeout)) {
+        Ok(c) => c,
+        Err(e) => return CheckOutput::errored(format!("cannot build an HTTP client: {e}")),
+    };
+    // A short lead so the watcher's first tick and the first send share one clock.
+    let start = tokio::time::Instant::now() + Duration::from_millis(20);
+    let stop = cx.cancel.child_token();
+    let mut watcher = AbortOnDrop(Some(tokio::spawn(watch::run(
+        watch_cfg.clone(),
+        start,
+        stop.clone(),
+    ))));
+    let loaded = load::run(&load_cfg, client, start).await;
+    // The cooldown starts once every request is done, so the app is idle while it is sampled.
+    let cooldown = plan.phases.last().map(|p| p.len).unwrap_or_default();
+    let load_end = plan.phases.last().map(|p| p.start).unwrap_or_default();
+    let cooldown_start = load_end.max(loaded.drained);
+    tokio::select! {
+        _ = tokio::time::sleep_until(start + cooldown_start + cooldown) => {}
+        _ = cx.cancel.cancelled() => {}
+    }
+    stop.cancel();
+    let samples = match watcher.0.take() {
+        Some(handle) => match handle.await {
+            Ok(s) => s,
+            Err(e) => {
+                return CheckOutput::errored(format!(
+                    "the resource watcher stopped unexpectedly: {e}"
+                ));
+            }
+        },
+        None => Vec::new(),
+    };
+    if cx.cancel.is_cancelled() {
+        return CheckOutput::errored("interrupted");
+    }
+    let inputs = verdict::Inputs {
+        item,
+        plan: &plan,
+        load: &load_cfg,
+        watch: &watch_cfg,
+        result: &loaded,
+        samples: &samples,
+        cooldown_start: cooldown_start.as_secs_f64(),
+    };
+    verdict::evaluate(cx, &inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Some(64.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_size("500 KB"), Some(500_000.0));
+        assert_eq!(parse_size("12"), Some(12.0));
+        assert_eq!(parse_size("1.5GiB"), Some(1.5 * 1024.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+    }
+}
