@@ -9,10 +9,18 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::http::{self, Request};
+use super::document::Document;
 use super::{
     AuthScheme, Flag, FlagsItem, Loaded, NarrowTarget, ParseSettings, Served, SourceCx,
     SourceError, apply_metadata,
+};
+
+const DOCUMENT: Document = Document {
+    format: "flagd flag definition",
+    name: "flagd",
+    file_word: "file",
+    auth: AuthScheme::Bearer,
+    parse: parse_value,
 };
 
 pub(super) async fn load(
@@ -20,45 +28,7 @@ pub(super) async fn load(
     cx: &SourceCx<'_>,
     settings: &ParseSettings,
 ) -> Result<Loaded, SourceError> {
-    if let Some(path) = item.file_path(cx.base_dir) {
-        let text = http::read_file(&path)?;
-        let flags = parse_text(&text, &path, settings)?;
-        return Ok(Loaded {
-            flags,
-            origin: format!("flagd file {}", path.display()),
-            file: Some(path),
-            raw: text.into_bytes(),
-            notes: Vec::new(),
-        });
-    }
-    let url = item
-        .url
-        .as_ref()
-        .map(|u| u.0.clone())
-        .ok_or_else(|| SourceError::Read {
-            path: "?".into(),
-            message: "no file or url".into(),
-        })?;
-    let req = Request {
-        method: reqwest::Method::GET,
-        url: url.clone(),
-        token: item.token.as_deref(),
-        auth: item.auth.unwrap_or(AuthScheme::Bearer),
-        body: None,
-    };
-    let (doc, raw) = http::fetch_json(&cx.client, req, cx.timeout).await?;
-    let flags = parse_value(&doc, settings).map_err(|message| SourceError::Parse {
-        what: url.to_string(),
-        format: "flagd flag definition".into(),
-        message,
-    })?;
-    Ok(Loaded {
-        flags,
-        origin: format!("flagd {url}"),
-        file: None,
-        raw,
-        notes: Vec::new(),
-    })
+    DOCUMENT.load(item, cx, settings, |url| url, "").await
 }
 
 /// Parses a flagd document (YAML when the file name says so, else JSON).
@@ -67,18 +37,7 @@ pub fn parse_text(
     path: &Path,
     settings: &ParseSettings,
 ) -> Result<Vec<Flag>, SourceError> {
-    let err = |message: String| SourceError::Parse {
-        what: path.display().to_string(),
-        format: "flagd flag definition".into(),
-        message,
-    };
-    let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-    let doc: Value = if yaml {
-        serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?
-    } else {
-        serde_json::from_str(text).map_err(|e| err(e.to_string()))?
-    };
-    parse_value(&doc, settings).map_err(err)
+    DOCUMENT.parse_text(text, path, settings)
 }
 
 /// Parses a flagd document already read as JSON.

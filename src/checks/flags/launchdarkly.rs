@@ -7,65 +7,28 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::http::{self, Request};
+use super::document::Document;
 use super::{
     AuthScheme, Flag, FlagsItem, Loaded, NarrowTarget, ParseSettings, Served, SourceCx, SourceError,
 };
 
 const FORMAT: &str = "LaunchDarkly flags document";
 
+const DOCUMENT: Document = Document {
+    format: FORMAT,
+    name: "LaunchDarkly",
+    file_word: "export",
+    auth: AuthScheme::Raw,
+    parse: parse_value,
+};
+
 pub(super) async fn load(
     item: &FlagsItem,
     cx: &SourceCx<'_>,
     settings: &ParseSettings,
 ) -> Result<Loaded, SourceError> {
-    if let Some(path) = item.file_path(cx.base_dir) {
-        let text = http::read_file(&path)?;
-        let flags = parse_text(&text, &path, settings)?;
-        let origin = format!(
-            "LaunchDarkly export {} (environment `{}`)",
-            path.display(),
-            settings.environment
-        );
-        return Ok(Loaded {
-            flags,
-            origin,
-            file: Some(path),
-            raw: text.into_bytes(),
-            notes: Vec::new(),
-        });
-    }
-    let url = item
-        .url
-        .as_ref()
-        .map(|u| u.0.clone())
-        .ok_or_else(|| SourceError::Read {
-            path: "?".into(),
-            message: "no url".into(),
-        })?;
-    let req = Request {
-        method: reqwest::Method::GET,
-        url: url.clone(),
-        token: item.token.as_deref(),
-        auth: item.auth.unwrap_or(AuthScheme::Raw),
-        body: None,
-    };
-    let (doc, raw) = http::fetch_json(&cx.client, req, cx.timeout).await?;
-    let flags = parse_value(&doc, settings).map_err(|message| SourceError::Parse {
-        what: url.to_string(),
-        format: FORMAT.into(),
-        message,
-    })?;
-    Ok(Loaded {
-        flags,
-        origin: format!(
-            "LaunchDarkly {url} (environment `{}`)",
-            settings.environment
-        ),
-        file: None,
-        raw,
-        notes: Vec::new(),
-    })
+    let note = format!(" (environment `{}`)", settings.environment);
+    DOCUMENT.load(item, cx, settings, |url| url, &note).await
 }
 
 pub fn parse_text(
@@ -73,13 +36,7 @@ pub fn parse_text(
     path: &Path,
     settings: &ParseSettings,
 ) -> Result<Vec<Flag>, SourceError> {
-    let err = |message: String| SourceError::Parse {
-        what: path.display().to_string(),
-        format: FORMAT.into(),
-        message,
-    };
-    let doc: Value = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
-    parse_value(&doc, settings).map_err(err)
+    DOCUMENT.parse_text(text, path, settings)
 }
 
 pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, String> {

@@ -6,6 +6,7 @@
 
 mod age;
 mod coderefs;
+mod document;
 pub mod flagd;
 mod http;
 pub mod launchdarkly;

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::http::{self, Request};
+use super::document::Document;
+use super::http;
 use super::{
     AuthScheme, Flag, FlagsItem, Loaded, NarrowTarget, ParseSettings, Served, SourceCx,
     SourceError, parse_date,
@@ -16,60 +17,32 @@ use super::{
 
 const FORMAT: &str = "Unleash client features response";
 
+const DOCUMENT: Document = Document {
+    format: FORMAT,
+    name: "Unleash",
+    file_word: "export",
+    auth: AuthScheme::Raw,
+    parse: parse_value,
+};
+
 pub(super) async fn load(
     item: &FlagsItem,
     cx: &SourceCx<'_>,
     settings: &ParseSettings,
 ) -> Result<Loaded, SourceError> {
-    if let Some(path) = item.file_path(cx.base_dir) {
-        let text = http::read_file(&path)?;
-        let flags = parse_text(&text, &path, settings)?;
-        return Ok(Loaded {
-            flags,
-            origin: format!("Unleash export {}", path.display()),
-            file: Some(path),
-            raw: text.into_bytes(),
-            notes: Vec::new(),
-        });
-    }
-    let base = item
-        .url
-        .as_ref()
-        .map(|u| u.0.clone())
-        .ok_or_else(|| SourceError::Read {
-            path: "?".into(),
-            message: "no url".into(),
-        })?;
     // Accept both the API base (`http://unleash:4242/api`, as SDKs are configured) and the endpoint.
-    let url = if base
-        .path()
-        .trim_end_matches('/')
-        .ends_with("/client/features")
-    {
-        base
-    } else {
-        http::join(&base, "client/features")
+    let endpoint = |base: reqwest::Url| {
+        if base
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/client/features")
+        {
+            base
+        } else {
+            http::join(&base, "client/features")
+        }
     };
-    let req = Request {
-        method: reqwest::Method::GET,
-        url: url.clone(),
-        token: item.token.as_deref(),
-        auth: item.auth.unwrap_or(AuthScheme::Raw),
-        body: None,
-    };
-    let (doc, raw) = http::fetch_json(&cx.client, req, cx.timeout).await?;
-    let flags = parse_value(&doc, settings).map_err(|message| SourceError::Parse {
-        what: url.to_string(),
-        format: FORMAT.into(),
-        message,
-    })?;
-    Ok(Loaded {
-        flags,
-        origin: format!("Unleash {url}"),
-        file: None,
-        raw,
-        notes: Vec::new(),
-    })
+    DOCUMENT.load(item, cx, settings, endpoint, "").await
 }
 
 pub fn parse_text(
@@ -77,13 +50,7 @@ pub fn parse_text(
     path: &Path,
     settings: &ParseSettings,
 ) -> Result<Vec<Flag>, SourceError> {
-    let err = |message: String| SourceError::Parse {
-        what: path.display().to_string(),
-        format: FORMAT.into(),
-        message,
-    };
-    let doc: Value = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
-    parse_value(&doc, settings).map_err(err)
+    DOCUMENT.parse_text(text, path, settings)
 }
 
 pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, String> {
