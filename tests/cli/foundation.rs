@@ -845,3 +845,34 @@ url = "http://127.0.0.1:9/"
     case preflight.http http.down failure attachments=0
     ");
 }
+
+#[test]
+fn items_run_concurrently_up_to_jobs() {
+    let dir = tempdir();
+    std::fs::create_dir(dir.path().join("running")).unwrap();
+    let mut text = String::new();
+    for i in 0..6 {
+        // Each item records how many items were running while it was.
+        text.push_str(&format!(
+            "[command.c{i}]\nrun = \"touch running/{i}; sleep 1.5; ls running | wc -l >> seen; rm running/{i}\"\n\n"
+        ));
+    }
+    write(dir.path(), "c.toml", &text);
+    let max_seen = |dir: &Path| {
+        let seen = read(&dir.join("seen"));
+        std::fs::remove_file(dir.join("seen")).unwrap();
+        seen.lines()
+            .map(|l| l.trim().parse::<usize>().unwrap())
+            .max()
+            .unwrap()
+    };
+    let r = run_in(dir.path(), &["run", "c.toml", "--jobs", "2"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        max_seen(dir.path()) <= 2,
+        "more than --jobs items ran at once"
+    );
+    let r = run_in(dir.path(), &["run", "c.toml", "--jobs", "6"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(max_seen(dir.path()) >= 2, "items did not overlap");
+}
