@@ -75,13 +75,7 @@ fn a_hanging_health_check_fails_at_its_timeout_and_closes_the_gate() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&read(&dir.path().join("out.json"))).expect("json");
-    let health = json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "http.health")
-        .unwrap()
-        .clone();
+    let health = json_item(&json, "http.health");
     assert_eq!(health["outcome"], "failed");
     let ms = health["duration_ms"].as_u64().unwrap();
     assert!(
@@ -284,15 +278,7 @@ needs = ["command.long"]
     );
     let json: serde_json::Value =
         serde_json::from_str(&read(&dir.path().join("out.json"))).expect("partial json");
-    let outcome = |id: &str| {
-        json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id)
-            .unwrap()["outcome"]
-            .clone()
-    };
+    let outcome = |id: &str| json_item(&json, id)["outcome"].clone();
     assert_eq!(outcome("command.quick"), "passed");
     assert_eq!(outcome("command.long"), "interrupted");
     assert_eq!(outcome("command.later"), "interrupted");
@@ -340,15 +326,7 @@ blocking = false
     );
     let json: serde_json::Value =
         serde_json::from_str(&read(&dir.path().join("out.json"))).unwrap();
-    let item = |id: &str| {
-        json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let item = |id: &str| json_item(&json, id).clone();
     assert_eq!(item("command.flaky")["outcome"], "flaky");
     assert_eq!(
         item("command.flaky")["attempts"].as_array().unwrap().len(),
@@ -459,15 +437,7 @@ url = "http://127.0.0.1:{closed}/"
     assert_eq!(r.code, 1, "{}", r.all());
     let json: serde_json::Value =
         serde_json::from_str(&read(&dir.path().join("out.json"))).unwrap();
-    let item = |id: &str| {
-        json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let item = |id: &str| json_item(&json, id).clone();
     assert_eq!(
         item("http.ok")["outcome"],
         "passed",

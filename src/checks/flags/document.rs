@@ -64,14 +64,7 @@ impl Document {
                 notes: Vec::new(),
             });
         }
-        let base = item
-            .url
-            .as_ref()
-            .map(|u| u.0.clone())
-            .ok_or_else(|| SourceError::Read {
-                path: "?".into(),
-                message: "no file or url".into(),
-            })?;
+        let base = item.base_url()?;
         let url = endpoint(base);
         let req = Request {
             method: reqwest::Method::GET,

@@ -527,6 +527,17 @@ impl FlagsItem {
         self.file.as_ref().map(|f| base.join(f.as_str()))
     }
 
+    /// The source's URL (`validate` guarantees one for URL sources; this keeps it an error).
+    fn base_url(&self) -> Result<reqwest::Url, SourceError> {
+        self.url
+            .as_ref()
+            .map(|u| u.0.clone())
+            .ok_or_else(|| SourceError::Read {
+                path: "?".into(),
+                message: "no file or url".into(),
+            })
+    }
+
     /// Reads the flags from the configured source.
     pub async fn load(&self, cx: &SourceCx<'_>) -> Result<Loaded, SourceError> {
         let settings = self.settings();

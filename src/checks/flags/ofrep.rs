@@ -29,14 +29,7 @@ pub(super) async fn load(
     cx: &SourceCx<'_>,
     _settings: &ParseSettings,
 ) -> Result<Loaded, SourceError> {
-    let base = item
-        .url
-        .as_ref()
-        .map(|u| u.0.clone())
-        .ok_or_else(|| SourceError::Read {
-            path: "?".into(),
-            message: "no url".into(),
-        })?;
+    let base = item.base_url()?;
     let url = http::join(&base, "ofrep/v1/evaluate/flags");
     let deadline = tokio::time::Instant::now() + cx.timeout;
     let baseline: IndexMap<String, Value> = item.baseline.clone().unwrap_or_default();
