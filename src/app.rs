@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{self, Checklist, ChecklistError, LoadOptions};
 use crate::checks::Prompter;
-use crate::cli::{self, Arguments, Command, RunArgs, UsageError};
+use crate::cli::{self, Arguments, Command, FlagsCommand, RunArgs, SnapshotArgs, UsageError};
 use crate::exit;
 use crate::plan::{self, PlanError};
 use crate::redact::Redactor;
@@ -70,9 +70,9 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
         Command::List(f) => list(&f.file, &f.vars),
         Command::Run(r) => run(&r, output, None).await,
         Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
-        Command::Flags { command } => {
-            Ok(crate::checks::flags::snapshot_command(command, output.color).await)
-        }
+        Command::Flags {
+            command: FlagsCommand::Snapshot(args),
+        } => flags_snapshot(&args).await,
     };
     match result {
         Ok(code) => code,
@@ -95,12 +95,7 @@ fn load(
     vars: &[(String, String)],
     artifacts: Option<&Path>,
 ) -> Result<Checklist, AppError> {
-    let dir = std::path::absolute(
-        file.parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new(".")),
-    )
-    .unwrap_or_default();
+    let dir = checklist_dir(file);
     let mut builtins = vec![("checklist_dir".to_string(), dir.display().to_string())];
     let artifacts = artifacts
         .map(Path::to_path_buf)
@@ -111,6 +106,16 @@ fn load(
         overrides: vars.to_vec(),
     };
     Ok(checklist::load(file, &options)?)
+}
+
+/// The absolute directory of the checklist `file` (relative paths in it resolve against it).
+fn checklist_dir(file: &Path) -> std::path::PathBuf {
+    std::path::absolute(
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+    .unwrap_or_default()
 }
 
 fn validate(file: &Path, vars: &[String]) -> Result<i32, AppError> {
@@ -252,6 +257,65 @@ async fn run(
     Ok(run_deploy(&deploy, &cancel).await)
 }
 
+/// `preflight flags snapshot`: writes the lock file of every selected `[flags.*]` item that has
+/// a `drift` rule.
+async fn flags_snapshot(args: &SnapshotArgs) -> Result<i32, AppError> {
+    let vars = cli::parse_vars(&args.vars)?;
+    let mut written = 0;
+    for file in &args.files {
+        let list = load(file, &vars, None)?;
+        let redactor = Redactor::new(list.secrets.iter().map(|(_, v)| v.clone()));
+        let dir = checklist_dir(file);
+        for item in &list.items {
+            if !args.only.is_empty() && !args.only.iter().any(|o| *o == item.name || *o == item.id)
+            {
+                continue;
+            }
+            // The parsed items are `dyn Check`; upcast to `Any` to get the flags configuration.
+            let check: &dyn std::any::Any = &*item.check;
+            let Some(flags) = check.downcast_ref::<crate::checks::flags::FlagsItem>() else {
+                continue;
+            };
+            let timeout = item
+                .common
+                .timeout
+                .map(|d| d.get())
+                .or(list.timeout)
+                .unwrap_or(std::time::Duration::from_secs(30));
+            let id = &item.id;
+            let failed = |e: String| AppError::Other(format!("{id}: {}", redactor.redact(&e)));
+            let Some((path, lock)) = crate::checks::flags::lock_file(flags, id, &dir, timeout)
+                .await
+                .map_err(failed)?
+            else {
+                eprintln!("{id}: no `drift` rule, nothing to snapshot");
+                continue;
+            };
+            let text =
+                serde_json::to_string_pretty(&lock).map_err(|e| failed(e.to_string()))? + "\n";
+            crate::files::write_atomic(&path, redactor.redact(&text).as_bytes())
+                .map_err(|e| failed(format!("cannot write `{}`: {e}", path.display())))?;
+            println!(
+                "{id}: wrote {} ({} flags from {})",
+                path.display(),
+                lock.flags.len(),
+                redactor.redact(&lock.source)
+            );
+            written += 1;
+        }
+    }
+    if written == 0 {
+        let only = if args.only.is_empty() {
+            ""
+        } else {
+            " matches `--only`"
+        };
+        eprintln!("error: no `[flags.*]` item with a `drift` rule{only}");
+        return Ok(exit::INVALID);
+    }
+    Ok(exit::PASSED)
+}
+
 /// Runs the deploy command with inherited stdio; its exit status becomes ours.
 async fn run_deploy(argv: &[String], cancel: &CancellationToken) -> i32 {
     let mut cmd = tokio::process::Command::new(&argv[0]);
@@ -284,12 +348,12 @@ async fn run_deploy(argv: &[String], cancel: &CancellationToken) -> i32 {
 fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), String> {
     if let Some(path) = &settings.junit {
         let xml = report::junit::render(report, path);
-        report::write_atomic(path, xml.as_bytes())
+        crate::files::write_atomic(path, xml.as_bytes())
             .map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
     }
     if let Some(path) = &settings.json {
         let json = report::json::render(report);
-        report::write_atomic(path, json.as_bytes())
+        crate::files::write_atomic(path, json.as_bytes())
             .map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {

@@ -49,8 +49,29 @@ pub enum Command {
     /// Feature-flag tools: `snapshot` writes the lock file the `drift` rule compares against.
     Flags {
         #[command(subcommand)]
-        command: crate::checks::flags::FlagsCommand,
+        command: FlagsCommand,
     },
+}
+
+/// `preflight flags ...`
+#[derive(Debug, Subcommand)]
+pub enum FlagsCommand {
+    /// Write the lock file of every `[flags.*]` item that has a `drift` rule, from its source's
+    /// current state (run it on the released state; commit the lock file).
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Checklists whose `[flags.*]` items are snapshotted.
+    #[arg(default_value = "preflight.toml")]
+    pub files: Vec<PathBuf>,
+    /// Only these items (`NAME` or `flags.NAME`; repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Set or override a var: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]

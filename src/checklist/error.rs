@@ -5,6 +5,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::syntax::{ItemErrorKind, did_you_mean};
+
 /// What is wrong with a checklist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecklistErrorKind {
@@ -41,19 +43,11 @@ pub enum ChecklistErrorKind {
     Readiness,
     #[error("`jobs` must be at least 1")]
     ZeroJobs,
-    #[error("unknown service `{name}`{}", did_you_mean(suggestion))]
-    UnknownService {
-        name: String,
-        suggestion: Option<String>,
-    },
+    /// A kind's own check of its table ([`crate::checks::Check::validate`]).
+    #[error(transparent)]
+    Item(#[from] ItemErrorKind),
     #[error("{message}")]
     Invalid { message: String },
-}
-
-fn did_you_mean(s: &Option<String>) -> String {
-    s.as_ref()
-        .map(|s| format!(", did you mean `{s}`?"))
-        .unwrap_or_default()
 }
 
 /// A [`ChecklistErrorKind`] located in a file.

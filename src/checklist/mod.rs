@@ -1,8 +1,6 @@
 //! The checklist file: read, expand variables, type-check every item, validate `needs`.
 
 mod error;
-pub mod template;
-mod types;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,10 +15,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 pub use error::{ChecklistError, ChecklistErrorKind, key_path_at};
-pub use template::{Scope, Template};
-pub use types::{Common, Dur, ItemConfig, OneOrMany, Pattern, Program, Table};
 
-use crate::checks::{self, Check};
+use crate::checks::{self, Check, KINDS, KindSection, ReadItem};
+use crate::syntax::template::{self, Scope};
+use crate::syntax::{Common, Dur, Program, Template};
 
 /// A parsed, validated checklist.
 #[derive(Debug)]
@@ -82,13 +80,6 @@ pub struct Readiness {
     pub timeout: Option<Dur>,
 }
 
-/// A running service, as later kinds see it.
-#[derive(Debug, Clone)]
-pub struct ServiceInfo {
-    pub name: String,
-    pub pid: u32,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Meta {
@@ -105,64 +96,86 @@ struct Meta {
     acks: Option<Template>,
 }
 
-/// The whole file. Each item kind is one field: adding a kind = a module and a line here and
-/// in [`RawChecklist::into_items`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file: `[checklist]`, `[vars]`, `[service.*]`, and one table per item kind
+/// (the kinds are [`checks::KINDS`]; [`KindSection`] reads each).
 struct RawChecklist {
-    #[serde(default)]
     checklist: Option<Meta>,
-    /// Read in the first pass ([`VarsPass`]).
-    #[serde(default)]
-    #[allow(dead_code)]
-    vars: de::IgnoredAny,
-    #[serde(default)]
     service: IndexMap<Spanned<String>, ServiceDef>,
-    #[serde(default)]
-    http: IndexMap<Spanned<String>, Table<checks::http::HttpItem>>,
-    #[serde(default)]
-    command: IndexMap<Spanned<String>, Table<checks::command::CommandItem>>,
-    #[serde(default)]
-    manual: IndexMap<Spanned<String>, Table<checks::manual::ManualItem>>,
-    #[serde(default)]
-    rollback: IndexMap<Spanned<String>, Table<checks::rollback::RollbackItem>>,
-    /// `[browser]` mixes settings keys with `[browser.NAME]` items.
-    #[serde(default)]
-    browser: checks::browser::BrowserSection,
-    #[serde(default)]
-    flags: IndexMap<Spanned<String>, Table<checks::flags::FlagsItem>>,
-    #[serde(default)]
-    soak: IndexMap<Spanned<String>, Table<checks::soak::SoakItem>>,
+    items: Vec<ReadItem>,
 }
 
-type RawItem = (&'static str, Spanned<String>, Common, Arc<dyn Check>);
+/// A top-level key. Unknown keys are rejected while the key is read, so that the error
+/// points at the key (and lists the valid ones, for the did-you-mean).
+enum TopKey {
+    Checklist,
+    Vars,
+    Service,
+    Kind(&'static str),
+}
 
-impl RawChecklist {
-    fn into_items(self) -> Vec<RawItem> {
-        fn add<C: ItemConfig + Check>(
-            out: &mut Vec<RawItem>,
-            kind: &'static str,
-            section: IndexMap<Spanned<String>, Table<C>>,
-        ) {
-            for (name, Table(cfg)) in section {
-                out.push((kind, name, cfg.common(), Arc::new(cfg)));
+/// `checklist`, `vars`, `service`, then the kinds.
+static TOP_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    ["checklist", "vars", "service"]
+        .into_iter()
+        .chain(KINDS.iter().copied())
+        .collect()
+});
+
+impl<'de> Deserialize<'de> for TopKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TopKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<TopKey, E> {
+                Ok(match key {
+                    "checklist" => TopKey::Checklist,
+                    "vars" => TopKey::Vars,
+                    "service" => TopKey::Service,
+                    _ => match KINDS.iter().find(|k| **k == key) {
+                        Some(kind) => TopKey::Kind(kind),
+                        None => return Err(E::unknown_field(key, &TOP_KEYS)),
+                    },
+                })
             }
         }
-        let mut out = Vec::new();
-        add(&mut out, "http", self.http);
-        add(&mut out, "command", self.command);
-        add(&mut out, "manual", self.manual);
-        add(&mut out, "rollback", self.rollback);
-        let browser = self
-            .browser
-            .items
-            .into_iter()
-            .map(|(k, v)| (k, Table(v)))
-            .collect();
-        add(&mut out, "browser", browser);
-        add(&mut out, "flags", self.flags);
-        add(&mut out, "soak", self.soak);
-        out
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawChecklist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawChecklist;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a checklist")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawChecklist, A::Error> {
+                let mut raw = RawChecklist {
+                    checklist: None,
+                    service: IndexMap::new(),
+                    items: Vec::new(),
+                };
+                while let Some(key) = map.next_key::<TopKey>()? {
+                    match key {
+                        TopKey::Checklist => raw.checklist = Some(map.next_value()?),
+                        // Read in the first pass ([`VarsPass`]).
+                        TopKey::Vars => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                        TopKey::Service => raw.service = map.next_value()?,
+                        TopKey::Kind(kind) => {
+                            raw.items.extend(map.next_value_seed(KindSection(kind))?)
+                        }
+                    }
+                }
+                Ok(raw)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -353,7 +366,7 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         .map(|a| base_dir.join(a.as_str()));
 
     let mut services = Vec::new();
-    for (svc_name, mut def) in raw.service.clone() {
+    for (svc_name, mut def) in raw.service {
         check_name(&svc_name).map_err(|k| err(Some(svc_name.span()), k))?;
         if let Some(ready) = &def.ready {
             let r = ready.get_ref();
@@ -365,11 +378,17 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         services.push(def);
     }
 
-    let mut raw_items = raw.into_items();
+    let mut raw_items = raw.items;
     // File order across kinds (each kind's table keeps its own order, not the file's).
-    raw_items.sort_by_key(|(_, name, ..)| name.span().start);
+    raw_items.sort_by_key(|item| item.name.span().start);
     let mut items = Vec::with_capacity(raw_items.len());
-    for (kind, name, common, check) in raw_items {
+    for ReadItem {
+        kind,
+        name,
+        common,
+        check,
+    } in raw_items
+    {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
         let name = name.into_inner();
         items.push(ItemDef {
@@ -391,7 +410,7 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     for item in &items {
         item.check
             .validate(&vcx)
-            .map_err(|(kind, span)| err(span, kind))?;
+            .map_err(|(kind, span)| err(span, kind.into()))?;
     }
 
     Ok(Checklist {

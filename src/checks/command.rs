@@ -4,8 +4,8 @@ use futures::future::BoxFuture;
 use indexmap::IndexMap;
 
 use super::{Check, CheckContext, CheckOutput};
-use crate::checklist::{OneOrMany, Pattern, Program, Template};
 use crate::process::{self, Spawn};
+use crate::syntax::{OneOrMany, Pattern, Program, Template};
 
 crate::item_config! {
     /// A program that must exit as expected (and print what is expected).

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 
 use super::{Check, CheckContext, CheckOutput, RunResource};
-use crate::checklist::{Dur, OneOrMany, Pattern, Template};
+use crate::syntax::{Dur, OneOrMany, Pattern, Template};
 
 crate::item_config! {
     /// A request that must get the expected answer in time.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::{Check, CheckContext, CheckOutput};
-use crate::checklist::Template;
+use crate::syntax::Template;
 
 crate::item_config! {
     /// A question a person must answer yes to (or acknowledge ahead with `--ack`).

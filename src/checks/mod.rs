@@ -5,6 +5,7 @@ pub mod browser;
 pub mod command;
 pub mod flags;
 pub mod http;
+mod kinds;
 pub mod manual;
 pub mod rollback;
 pub mod soak;
@@ -20,9 +21,11 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::checklist::{ChecklistErrorKind, ServiceInfo};
+pub use kinds::{KINDS, KindSection, ReadItem};
+
 use crate::redact::Redactor;
 use crate::settings::RunSettings;
+use crate::syntax::ItemError;
 
 /// One item kind's behaviour: run one attempt, report what held.
 pub trait Check: Any + Send + Sync + fmt::Debug {
@@ -36,10 +39,7 @@ pub trait Check: Any + Send + Sync + fmt::Debug {
     }
 
     /// Checks that need the whole checklist (e.g. that a named service exists).
-    fn validate(
-        &self,
-        _cx: &ValidateContext<'_>,
-    ) -> Result<(), (ChecklistErrorKind, Option<std::ops::Range<usize>>)> {
+    fn validate(&self, _cx: &ValidateContext<'_>) -> Result<(), ItemError> {
         Ok(())
     }
 }
@@ -47,6 +47,13 @@ pub trait Check: Any + Send + Sync + fmt::Debug {
 /// What [`Check::validate`] can see of the checklist.
 pub struct ValidateContext<'a> {
     pub services: &'a [String],
+}
+
+/// A running service, as the items see it.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub pid: u32,
 }
 
 /// Whether a check held.

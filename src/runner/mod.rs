@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use event::{Event, EventSender};
 
-use crate::checklist::{Checklist, ServiceInfo};
+use crate::checklist::Checklist;
+use crate::checks::ServiceInfo;
 use crate::checks::{CheckContext, CheckOutput, Prompter, Resources, Status};
 use crate::plan::{Plan, PlannedItem};
 use crate::redact::Redactor;

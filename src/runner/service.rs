@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use std::io::Write as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::checklist::{Dur, ServiceDef};
+use crate::checklist::ServiceDef;
 use crate::process::{self, ProcessGroup, Spawn, Stopped, Tail};
 use crate::redact::Redactor;
+use crate::syntax::Dur;
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);

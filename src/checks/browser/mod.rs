@@ -18,7 +18,7 @@ use thirtyfour::WebDriver;
 use toml::Spanned;
 
 use super::{Check, CheckContext, CheckOutput};
-use crate::checklist::{Dur, Template};
+use crate::syntax::{Dur, Template};
 use driver::{LocalDriver, ProfileDir};
 use steps::{Step, StepFailure, StepOutput};
 
@@ -295,17 +295,8 @@ impl Check for BrowserItem {
         Some(Duration::from_secs(60).max(Duration::from_secs(30) * rounds))
     }
 
-    fn validate(
-        &self,
-        _cx: &super::ValidateContext<'_>,
-    ) -> Result<
-        (),
-        (
-            crate::checklist::ChecklistErrorKind,
-            Option<std::ops::Range<usize>>,
-        ),
-    > {
-        use crate::checklist::ChecklistErrorKind::Invalid;
+    fn validate(&self, _cx: &super::ValidateContext<'_>) -> Result<(), crate::syntax::ItemError> {
+        use crate::syntax::ItemErrorKind::Invalid;
         if self.steps.is_empty() {
             return Err((
                 Invalid {

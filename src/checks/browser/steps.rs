@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use thirtyfour::prelude::*;
 
-use crate::checklist::{Dur, Pattern, Template};
+use crate::syntax::{Dur, Pattern, Template};
 
 /// What an element is found by.
 #[derive(Debug, Clone, PartialEq, Eq)]

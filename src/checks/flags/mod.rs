@@ -28,9 +28,9 @@ use serde_json::Value;
 
 use super::http::{HttpUrl, JsonPointer};
 use super::{Check, CheckContext, CheckOutput, ValidateContext};
-use crate::checklist::{ChecklistErrorKind, Dur, Pattern, Template};
+use crate::syntax::{Dur, ItemErrorKind, Pattern, Template};
 
-pub use snapshot::{FlagsCommand, SnapshotArgs, snapshot_command};
+pub use snapshot::{LockFile, lock_file};
 
 crate::item_config! {
     /// A flag source and the rules its flags must hold.
@@ -815,13 +815,10 @@ impl Check for FlagsItem {
         Some(DEFAULT_TIMEOUT)
     }
 
-    fn validate(
-        &self,
-        _cx: &ValidateContext<'_>,
-    ) -> Result<(), (ChecklistErrorKind, Option<std::ops::Range<usize>>)> {
+    fn validate(&self, _cx: &ValidateContext<'_>) -> Result<(), crate::syntax::ItemError> {
         let kind = *self.source.get_ref();
         let span = Some(self.source.span());
-        let invalid = |message: String| (ChecklistErrorKind::Invalid { message }, span.clone());
+        let invalid = |message: String| (ItemErrorKind::Invalid { message }, span.clone());
         match (kind, self.file.is_some(), self.url.is_some()) {
             (_, true, true) => {
                 return Err(invalid(format!(

@@ -11,30 +11,6 @@ use serde_json::Value;
 use super::{
     Audit, DriftRule, Flag, FlagsItem, Rule, RuleError, Severity, SourceCx, describe_served,
 };
-use crate::checklist::{self, LoadOptions};
-use crate::exit;
-use crate::redact::Redactor;
-
-/// `preflight flags ...`
-#[derive(Debug, clap::Subcommand)]
-pub enum FlagsCommand {
-    /// Write the lock file of every `[flags.*]` item that has a `drift` rule, from its source's
-    /// current state (run it on the released state; commit the lock file).
-    Snapshot(SnapshotArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct SnapshotArgs {
-    /// Checklists whose `[flags.*]` items are snapshotted.
-    #[arg(default_value = "preflight.toml")]
-    pub files: Vec<PathBuf>,
-    /// Only these items (`NAME` or `flags.NAME`; repeatable).
-    #[arg(long, value_name = "NAME")]
-    pub only: Vec<String>,
-    /// Set or override a var: NAME=VALUE (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-}
 
 /// The recorded state of one flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,127 +234,39 @@ pub(super) fn check_drift(
     Ok(())
 }
 
-/// Runs `preflight flags ...`; returns the exit code.
-pub async fn snapshot_command(command: FlagsCommand, color: bool) -> i32 {
-    let FlagsCommand::Snapshot(args) = command;
-    let vars = match crate::cli::parse_vars(&args.vars) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
+/// The lock file of `item`'s flags as its source serves them now, and where its `drift` rule
+/// keeps it (`None` when the item has no `drift` rule). Errors are one line, unredacted.
+pub async fn lock_file(
+    item: &FlagsItem,
+    id: &str,
+    base_dir: &Path,
+    timeout: Duration,
+) -> Result<Option<(PathBuf, LockFile)>, String> {
+    let Some(drift) = &item.drift else {
+        return Ok(None);
     };
-    let mut written = 0;
-    for file in &args.files {
-        let dir = std::path::absolute(
-            file.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )
-        .unwrap_or_default();
-        // The same builtins as `preflight run` (app.rs), so that checklists that use them load.
-        let artifacts = std::path::absolute("preflight-artifacts").unwrap_or_default();
-        let builtins = vec![
-            ("checklist_dir".into(), dir.display().to_string()),
-            ("artifacts".into(), artifacts.display().to_string()),
-        ];
-        let options = LoadOptions {
-            builtins,
-            overrides: vars.clone(),
-        };
-        let list = match checklist::load(file, &options) {
-            Ok(l) => l,
-            Err(e) => {
-                eprint!("{}", e.render(color));
-                return exit::INVALID;
-            }
-        };
-        let redactor = Redactor::new(list.secrets.iter().map(|(_, v)| v.clone()));
-        // The parsed items are `dyn Check`; upcast to `Any` to get the flags configuration back.
-        let items = list.items.iter().filter_map(|i| {
-            let check: &dyn std::any::Any = &*i.check;
-            check
-                .downcast_ref::<FlagsItem>()
-                .map(|item| (i.name.clone(), i.id.clone(), item))
-        });
-        for (name, id, item) in items {
-            if !args.only.is_empty() && !args.only.iter().any(|o| *o == name || *o == id) {
-                continue;
-            }
-            let Some(drift) = &item.drift else {
-                eprintln!("{id}: no `drift` rule, nothing to snapshot");
-                continue;
-            };
-            let timeout = item
-                .timeout
-                .map(|d| d.get())
-                .or(list.timeout)
-                .unwrap_or(Duration::from_secs(30));
-            let client = match super::http::client(timeout) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {id}: cannot build an HTTP client: {e}");
-                    return exit::FAILED;
-                }
-            };
-            let loaded = match item
-                .load(&SourceCx {
-                    base_dir: &dir,
-                    timeout,
-                    client,
-                })
-                .await
-            {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("error: {id}: {}", redactor.redact(&e.to_string()));
-                    return exit::FAILED;
-                }
-            };
-            let lock = LockFile {
-                version: 1,
-                item: id.clone(),
-                source: loaded.origin.clone(),
-                written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                flags: loaded
-                    .flags
-                    .iter()
-                    .map(|f| (f.key.clone(), LockedFlag::of(f)))
-                    .collect(),
-            };
-            let path = dir.join(drift.lock.as_str());
-            let text = match serde_json::to_string_pretty(&lock) {
-                Ok(t) => t + "\n",
-                Err(e) => {
-                    eprintln!("error: {id}: {e}");
-                    return exit::FAILED;
-                }
-            };
-            if let Err(e) = crate::report::write_atomic(&path, redactor.redact(&text).as_bytes()) {
-                eprintln!("error: {id}: cannot write `{}`: {e}", path.display());
-                return exit::FAILED;
-            }
-            println!(
-                "{id}: wrote {} ({} flags from {})",
-                path.display(),
-                lock.flags.len(),
-                redactor.redact(&loaded.origin)
-            );
-            written += 1;
-        }
-    }
-    if written == 0 {
-        eprintln!(
-            "error: no `[flags.*]` item with a `drift` rule{}",
-            if args.only.is_empty() {
-                ""
-            } else {
-                " matches `--only`"
-            }
-        );
-        return exit::INVALID;
-    }
-    exit::PASSED
+    let client =
+        super::http::client(timeout).map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let loaded = item
+        .load(&SourceCx {
+            base_dir,
+            timeout,
+            client,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let lock = LockFile {
+        version: 1,
+        item: id.to_string(),
+        source: loaded.origin.clone(),
+        written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        flags: loaded
+            .flags
+            .iter()
+            .map(|f| (f.key.clone(), LockedFlag::of(f)))
+            .collect(),
+    };
+    Ok(Some((base_dir.join(drift.lock.as_str()), lock)))
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::{Check, CheckContext, CheckOutput, Status};
-use crate::checklist::{Program, Template};
 use crate::process::{self, Spawn};
+use crate::syntax::{Program, Template};
 use migrations::{Role, Tool};
 
 crate::item_config! {

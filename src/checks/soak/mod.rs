@@ -26,7 +26,7 @@ use toml::Spanned;
 
 use super::http::{HttpUrl, Method};
 use super::{Check, CheckContext, CheckOutput, ValidateContext};
-use crate::checklist::{ChecklistErrorKind, Dur, OneOrMany, Template};
+use crate::syntax::{Dur, ItemErrorKind, OneOrMany, Template};
 use load::{LoadConfig, Plan, Target};
 use prom::Selector;
 use watch::WatchConfig;
@@ -262,10 +262,10 @@ const KNOWN_POOL_GAUGES: &[&str] = &[
 /// Gauges of requests waiting for a pooled connection.
 const KNOWN_WAITER_GAUGES: &[&str] = &["shop_db_pool_waiting", "hikaricp_connections_pending"];
 
-type ValidateError = (ChecklistErrorKind, Option<Range<usize>>);
+type ValidateError = crate::syntax::ItemError;
 
 fn invalid(message: String, span: Option<Range<usize>>) -> ValidateError {
-    (ChecklistErrorKind::Invalid { message }, span)
+    (ItemErrorKind::Invalid { message }, span)
 }
 
 impl SoakItem {
@@ -339,7 +339,7 @@ impl Check for SoakItem {
             let suggestion =
                 crate::suggest::closest(name.get_ref(), cx.services.iter().map(String::as_str));
             return Err((
-                ChecklistErrorKind::UnknownService {
+                ItemErrorKind::UnknownService {
                     name: name.get_ref().clone(),
                     suggestion,
                 },
