@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# False alarms and misses of `[soak]` on real apps started cold (fixtures/soak-apps): each clean
+# app N times (default 10), then each leak once. Prints one line per run and the counts.
+#   PREFLIGHT=path/to/preflight  the binary to measure (default: a fresh debug build)
+#   N=10 DURATION=60s            runs per clean app, soak length
+#   APPS="gunicorn-pg nginx-proxy express gunicorn-upstream"  clean apps to run
+#   LEAKS="session closewait node-heap py-bytes"              leak cases to run ("" for none)
+#   EXTRA='max_p99 = "2s"'       extra keys for every soak item
+# Needs ci/install-deps.sh (nginx, PostgreSQL, the apps' packages). Load goes to loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+N="${N:-10}"
+DURATION="${DURATION:-60s}"
+APPS="${APPS:-gunicorn-pg nginx-proxy express}"
+LEAKS="${LEAKS-session closewait node-heap py-bytes}"
+EXTRA="${EXTRA:-}"
+if [ -z "${PREFLIGHT:-}" ]; then
+  cargo build --quiet --bin preflight -p preflight
+  PREFLIGHT="$repo/target/debug/preflight"
+fi
+apps="$repo/fixtures/soak-apps"
+work=$(mktemp -d)
+chmod 755 "$work"  # PostgreSQL runs as `postgres` inside it
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+cleanup() {
+  [ -f "$work/pg/data/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# A throwaway PostgreSQL cluster (CI runs as root; PostgreSQL refuses to: run it as `postgres`).
+pgport=$(port)
+mkdir -p "$work/pg" && chown postgres "$work/pg"
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg/data" -A trust -U postgres --no-sync >/dev/null
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+  -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+
+# checklist NAME RATE KEY=VALUE...: writes $work/run/x.toml from fixtures/soak-apps/checklists.
+checklist() {
+  local name=$1 rate=$2; shift 2
+  rm -rf "$work/run" && mkdir -p "$work/run/upstream" "$work/run/proxy"
+  local p up; p=$(port); up=$(port)
+  sed -e "s|@PORT@|$up|g" -e "s|@DIR@|$work/run/upstream|g" "$apps/nginx/static.conf.tmpl" > "$work/run/upstream/nginx.conf"
+  sed -e "s|@PORT@|$p|g" -e "s|@UPSTREAM@|127.0.0.1:$up|g" -e "s|@DIR@|$work/run/proxy|g" "$apps/nginx/nginx.conf.tmpl" > "$work/run/proxy/nginx.conf"
+  local text; text=$(cat "$apps/checklists/$name.toml")
+  text=${text//@APPS@/$apps}; text=${text//@PORT@/$p}; text=${text//@UPPORT@/$up}
+  text=${text//@PGPORT@/$pgport}; text=${text//@DIR@/$work/run}
+  text=${text//@RATE@/$rate}; text=${text//@DURATION@/$DURATION}
+  local extra=$EXTRA kv
+  for kv in "$@"; do
+    case $kv in
+      extra=*) extra="$extra"$'\n'"${kv#extra=}" ;;
+      *) text=${text//@${kv%%=*}@/${kv#*=}} ;;
+    esac
+  done
+  text=${text//@EXTRA@/$extra}
+  # Leak switches not set are off.
+  text=$(printf '%s\n' "$text" | sed -E 's/@LEAK_[A-Z_]+@/0/g')
+  printf '%s\n' "$text" > "$work/run/x.toml"
+}
+
+# soak LABEL: runs $work/run/x.toml; prints the outcome and the failing/erroring lines.
+soak() {
+  local label=$1 load
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  local code=0
+  (cd "$work/run" && CI=true NO_COLOR=1 "$PREFLIGHT" run x.toml --json out.json >/dev/null 2>err.txt) || code=$?
+  if [ "$code" -eq 2 ]; then
+    echo "$label: CHECKLIST ERROR: $(head -3 "$work/run/err.txt" | tr '\n' ' ' | cut -c1-240)"
+    return 2
+  fi
+  if [ "$code" -eq 0 ]; then
+    echo "$label: passed (load $load) $(grep -m1 -oE 'ok   memory: .{0,110}' "$work/run/err.txt" || true)"
+    return 0
+  fi
+  echo "$label: NOT PASSED (load $load)"
+  grep -E '^ {4,}(FAIL|ERR) ' "$work/run/err.txt" | cut -c1-260 | sed 's/^ */    /' \
+    || grep -E '^ (FAIL|ERROR)' "$work/run/err.txt" | head -1 | cut -c1-260 | sed 's/^ */    /' || true
+  return 1
+}
+
+rate_of() { case $1 in express) echo 100 ;; *) echo 40 ;; esac; }
+
+echo "== clean apps, started cold, $N× each, $DURATION ($(basename "$PREFLIGHT"), $(nproc) cores)"
+for app in $APPS; do
+  fails=0
+  for i in $(seq "$N"); do
+    checklist "$app" "$(rate_of "$app")"
+    soak "$app #$i" || fails=$((fails + 1))
+  done
+  echo "-- $app: false alarms $fails of $N"
+done
+
+echo "== leaks, $DURATION (each must fail on the named signal)"
+for leak in $LEAKS; do
+  case $leak in
+    session) checklist gunicorn-pg 40 LEAK_SESSION_EVERY=500 ;;
+    closewait) checklist gunicorn-upstream 40 LEAK_UPSTREAM_EVERY=50 ;;
+    node-heap) checklist express 100 LEAK_CLOSURE_BYTES=300 ;;
+    # At 40 req/s a 300 B/request leak is 43 MB/h, under the default 64 MiB/h: judged at a
+    # production rate instead (LEGACY=1: without the keys older builds do not know).
+    py-bytes) if [ -n "${LEGACY:-}" ]; then checklist gunicorn-pg 40 LEAK_BYTES=300
+              else checklist gunicorn-pg 40 LEAK_BYTES=300 'extra=production_rate = 1000' 'extra=memory_headroom = "1GiB"' 'extra=min_uptime = "7d"'; fi ;;
+    *) echo "unknown leak $leak"; continue ;;
+  esac
+  rc=0; soak "leak $leak" || rc=$?
+  [ "$rc" -eq 0 ] && echo "    MISSED"
+done
