@@ -75,7 +75,9 @@ soak() {
     echo "$label: passed (load $load) $(grep -m1 -oE 'ok   memory: .{0,110}' "$work/run/err.txt" || true)"
     return 0
   fi
-  echo "$label: NOT PASSED (load $load)"
+  local keep="${TMPDIR:-/tmp}/soak-real-failed/${label// /_}"
+  rm -rf "$keep" && mkdir -p "$keep" && cp -r "$work/run/." "$keep/" 2>/dev/null || true
+  echo "$label: NOT PASSED (load $load), kept in $keep"
   grep -E '^ {4,}(FAIL|ERR) ' "$work/run/err.txt" | cut -c1-260 | sed 's/^ */    /' \
     || grep -E '^ (FAIL|ERROR)' "$work/run/err.txt" | head -1 | cut -c1-260 | sed 's/^ */    /' || true
   return 1

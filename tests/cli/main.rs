@@ -7,4 +7,5 @@ mod flags;
 mod foundation;
 mod rollback;
 mod soak;
+mod soak_apps;
 mod support;

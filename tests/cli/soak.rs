@@ -8,7 +8,7 @@ use crate::support::{self, Shop};
 
 /// Soaks measure latency and memory: running two at once on a 2-core machine would make each
 /// other's noise.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The settings every soak test shares; only the app differs between a must-fail and a
 /// must-pass test. Short runs project warm-up growth (new threads, allocator arenas) to
@@ -157,6 +157,49 @@ fn memory_leak_fails_on_the_memory_trend() {
 }
 
 #[test]
+fn a_leak_is_judged_at_production_traffic_in_plain_words() {
+    let (run, json, _dir) = soak_shop(
+        &["mem-leak=131072"],
+        "production_rate = 5000\nmemory_headroom = \"2GiB\"\nmin_uptime = \"7d\"",
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    let details = json
+        .pointer("/items/0/details")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
+    let line = details
+        .lines()
+        .find(|l| l.starts_with("FAIL memory: leaks "))
+        .unwrap_or_else(|| panic!("no memory failure\n{details}"));
+    assert!(
+        line.contains("B/request [")
+            && line.contains("at 5,000 req/s (production_rate) that is ")
+            && line.contains("the 2.0 GiB headroom is gone in ")
+            && line.contains("less than 7.0 d"),
+        "{line}"
+    );
+}
+
+#[test]
+fn closed_loop_soak_reports_its_capacity() {
+    let (run, json, _dir) = soak_shop(&[], "connections = 4");
+    let details = json
+        .pointer("/items/0/details")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
+    assert!(
+        details.contains("ok   load: closed loop with 4 connections: "),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.code == 0 || run.stderr.contains("rerun on a quieter machine"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
 fn slow_under_load_fails_on_latency_or_recovery() {
     let (run, _json, _dir) = soak_shop(&["slow-under-load=50"], "");
     assert_eq!(run.code, 1, "{}", run.all());
@@ -222,6 +265,30 @@ fn unknown_service_and_unbounded_rate_are_checklist_errors() {
     let run = support::run_in(dir.path(), &["run", "y.toml"]);
     assert!(
         run.stderr.contains("y.toml:2:") && run.stderr.contains("at most 50000"),
+        "{}",
+        run.all()
+    );
+    support::write(
+        dir.path(),
+        "z.toml",
+        "[soak.api]\nconnections = 10\nrate = 5\nrequests = [{ url = \"http://127.0.0.1:1/\" }]\n",
+    );
+    let run = support::run_in(dir.path(), &["run", "z.toml"]);
+    assert!(
+        run.code == 2
+            && run.stderr.contains("z.toml:3:")
+            && run.stderr.contains("exclude each other"),
+        "{}",
+        run.all()
+    );
+    support::write(
+        dir.path(),
+        "u.toml",
+        "[soak.api]\nmin_uptime = \"7d\"\nrequests = [{ url = \"http://127.0.0.1:1/\" }]\n",
+    );
+    let run = support::run_in(dir.path(), &["run", "u.toml"]);
+    assert!(
+        run.code == 2 && run.stderr.contains("`min_uptime` needs `memory_headroom`"),
         "{}",
         run.all()
     );

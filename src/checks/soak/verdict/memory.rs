@@ -1,0 +1,221 @@
+//! Memory: the trend over the steady phases, from the best signal the app offers, and what it
+//! means at production traffic.
+//!
+//! Freed memory need not go back to the OS and garbage-collected heaps keep their size, so the
+//! *trend* is judged, on the minima of short windows (the post-GC troughs of a sawtooth heap),
+//! blocked by steady phase (a step across the spike is not a trend). A live-heap gauge beats RSS
+//! when the app exposes one: Node's RSS moves by megabytes with each GC while its heap after GC
+//! is steady.
+
+use serde_json::json;
+
+use super::{ALPHA, Findings, Inputs, MIB, Verdict, bytes, fmt_n, span, window_minima};
+use crate::checks::soak::watch::Sample;
+use crate::checks::soak::{DEFAULT_MIN_UPTIME, KNOWN_HEAP_GAUGES, stats};
+
+type Getter = Box<dyn Fn(&Sample) -> Option<f64>>;
+
+/// The memory series judged: what it is called, how to read it.
+fn signal(inp: &Inputs<'_>) -> Option<(String, Getter)> {
+    let from_metrics = |name: String| -> (String, Getter) {
+        let key = name.clone();
+        (
+            name,
+            Box::new(move |s: &Sample| s.metrics.get(&key).copied()),
+        )
+    };
+    if let Some(m) = inp.item.watch.as_ref().and_then(|w| w.memory.as_ref()) {
+        return Some(from_metrics(m.get_ref().clone()));
+    }
+    for g in KNOWN_HEAP_GAUGES {
+        if inp.samples.iter().any(|s| s.metrics.contains_key(*g)) {
+            return Some(from_metrics(g.to_string()));
+        }
+    }
+    if inp.watch.pid.is_some() {
+        return Some(("RSS (VmRSS)".into(), Box::new(|s: &Sample| s.rss_bytes)));
+    }
+    inp.watch.metrics.as_ref()?;
+    Some((
+        "RSS (process_resident_memory_bytes)".into(),
+        Box::new(|s: &Sample| s.metrics.get("process_resident_memory_bytes").copied()),
+    ))
+}
+
+pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) {
+    let Some((name, get)) = signal(inp) else {
+        return;
+    };
+    let explicit = inp.item.watch.as_ref().is_some_and(|w| w.memory.is_some());
+    if explicit && !inp.samples.iter().any(|s| get(s).is_some()) {
+        f.errored.push(format!(
+            "memory gauge `{name}` was not found at {}",
+            inp.watch
+                .metrics
+                .as_ref()
+                .map(|u| u.as_str())
+                .unwrap_or("?")
+        ));
+        return;
+    }
+    let baseline = stats::median(&inp.values_in(inp.idx("baseline"), &get));
+    let blocks: Vec<(Vec<f64>, Vec<f64>)> = [inp.idx("steady A"), inp.idx("steady B")]
+        .iter()
+        .map(|&p| {
+            let (mut xs, mut ys) = window_minima(&inp.points_in(p, &get));
+            // The first window after a rate change is settling (new threads, buffers sized for
+            // the new concurrency); a leak shows in the windows after it too.
+            if xs.len() >= 4 {
+                xs.remove(0);
+                ys.remove(0);
+            }
+            (xs, ys)
+        })
+        .collect();
+    let refs: Vec<(&[f64], &[f64])> = blocks
+        .iter()
+        .map(|(x, y)| (x.as_slice(), y.as_slice()))
+        .collect();
+    let ys: Vec<&[f64]> = blocks.iter().map(|(_, y)| y.as_slice()).collect();
+    let points: usize = blocks.iter().map(|b| b.0.len()).sum();
+    let (Some(baseline), Some(ts), Some(mk)) = (
+        baseline,
+        stats::theil_sen_blocked(&refs, 1.96),
+        stats::mann_kendall_blocked(&ys),
+    ) else {
+        f.errored.push(format!(
+            "{name}: too few samples in the steady phases to judge a trend ({points} windows)"
+        ));
+        return;
+    };
+    if points < 6 {
+        f.errored.push(format!(
+            "{name}: too few samples in the steady phases to judge a trend ({points} windows)"
+        ));
+        return;
+    }
+    for (x, y) in &blocks {
+        if let (Some(&x0), Some(&x1)) = (x.first(), x.last()) {
+            let off: Vec<f64> = x.iter().zip(y).map(|(x, y)| y - ts.slope * x).collect();
+            let b = stats::median(&off).unwrap_or(0.0);
+            f.memory_trend
+                .push(((x0, b + ts.slope * x0), (x1, b + ts.slope * x1)));
+        }
+    }
+    let rate = inp.steady_rate().max(1e-9);
+    let per_req = |v: f64| v / rate;
+    let prod_rate = inp
+        .item
+        .production_rate
+        .as_ref()
+        .map(|r| *r.get_ref())
+        .unwrap_or(rate);
+    let per_hour_at = |bytes_per_req: f64| bytes_per_req * prod_rate * 3600.0;
+    let (b, lo, hi) = (per_req(ts.slope), per_req(ts.lower), per_req(ts.upper));
+    // The budget per hour: the headroom spread over the uptime it must last, or the limit.
+    let headroom = inp.item.memory_headroom.map(|h| h.0);
+    let uptime = inp
+        .item
+        .min_uptime
+        .map(|d| d.get())
+        .unwrap_or(DEFAULT_MIN_UPTIME)
+        .as_secs_f64();
+    let limit_per_hour = match headroom {
+        Some(h) => h / uptime * 3600.0,
+        None => inp
+            .item
+            .max_memory_growth
+            .map(|g| g.0)
+            .unwrap_or((0.1 * baseline).max(64.0 * MIB)),
+    };
+    // A leak this size would show with its whole interval above zero, given the noise measured.
+    let floor = per_req((ts.upper - ts.lower).max(0.0));
+    let significant = mk.p_increasing < ALPHA && ts.lower > 0.0;
+    let too_wide = ts.upper - ts.lower > 2.0 * ts.slope.abs();
+    let growth = per_hour_at(b);
+    let at = match &inp.item.production_rate {
+        Some(_) => format!("at {} req/s (production_rate)", fmt_n(prod_rate)),
+        None => format!("at {} req/s", fmt_n(prod_rate)),
+    };
+    let limit_text = match headroom {
+        Some(h) => format!("the {} headroom must last {}", bytes(h), span(uptime)),
+        None => format!("limit {}/h", bytes(limit_per_hour)),
+    };
+    let figures = format!(
+        "{} B/request [{}, {}] in {name}; {at} that is {}/h ({limit_text}); Mann–Kendall p={:.3}; smallest leak this run could detect ≈ {} B/request (from the measured noise)",
+        fmt_n(b),
+        fmt_n(lo),
+        fmt_n(hi),
+        bytes(growth),
+        mk.p_increasing,
+        fmt_n(floor)
+    );
+    f.prop("memory.signal", &name);
+    f.prop("memory.baseline_bytes", format!("{baseline:.0}"));
+    f.prop("memory.slope_bytes_per_s", format!("{:.1}", ts.slope));
+    f.prop(
+        "memory.slope_ci95",
+        format!("[{:.1}, {:.1}]", ts.lower, ts.upper),
+    );
+    f.prop("memory.bytes_per_request", format!("{b:.1}"));
+    f.prop(
+        "memory.smallest_detectable_bytes_per_request",
+        format!("{floor:.1}"),
+    );
+    f.data.insert(
+        "memory".into(),
+        json!({"signal": name, "baseline_bytes": baseline, "slope_bytes_per_s": ts.slope,
+               "slope_ci95": [ts.lower, ts.upper], "bytes_per_request": b, "bytes_per_request_ci95": [lo, hi],
+               "rate": rate, "production_rate": prod_rate, "projected_per_hour": growth,
+               "threshold_per_hour": limit_per_hour, "headroom_bytes": headroom, "min_uptime_s": uptime,
+               "mann_kendall_p": mk.p_increasing, "smallest_detectable_bytes_per_request": floor,
+               "significant": significant && !too_wide, "inconclusive": significant && too_wide,
+               "windows": points}),
+    );
+    if significant && too_wide {
+        f.warnings.push(format!(
+            "memory: inconclusive: the interval is more than twice the estimate ({figures})"
+        ));
+        f.verdicts.push(Verdict::passed(
+            "memory",
+            format!("inconclusive (the interval is much wider than the estimate): {figures}"),
+        ));
+    } else if significant && growth > limit_per_hour {
+        f.failing.push("memory".into());
+        let text = match headroom {
+            Some(h) => format!(
+                "leaks {} B/request [{}, {}] in {name}: {at} that is {}/h; the {} headroom is gone in {}, less than {}; Mann–Kendall p={:.3}",
+                fmt_n(b),
+                fmt_n(lo),
+                fmt_n(hi),
+                bytes(growth),
+                bytes(h),
+                span(h / growth * 3600.0),
+                span(uptime),
+                mk.p_increasing
+            ),
+            None => format!("{name} grows steadily: {figures}"),
+        };
+        f.verdicts.push(Verdict::failed("memory", text));
+    } else if significant {
+        f.warnings.push(format!(
+            "memory: a small but significant upward trend of {name}: {figures}"
+        ));
+        f.verdicts.push(Verdict::passed(
+            "memory",
+            format!("small trend below the limit: {figures}"),
+        ));
+    } else {
+        if per_hour_at(floor) > limit_per_hour {
+            f.warnings.push(format!(
+                "memory: this run cannot see leaks below ≈ {} B/request, and at {} req/s a smaller one already exceeds the limit: soak longer or at a higher rate",
+                fmt_n(floor),
+                fmt_n(prod_rate)
+            ));
+        }
+        f.verdicts.push(Verdict::passed(
+            "memory",
+            format!("no significant trend: {figures}"),
+        ));
+    }
+}
