@@ -53,7 +53,10 @@ fn run_soak(toml: &str) -> (support::Run, serde_json::Value, tempfile::TempDir) 
 fn soak_shop(faults: &[&str], extra: &str) -> (support::Run, serde_json::Value, tempfile::TempDir) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let shop = Shop::start(faults, &[]);
-    let toml = soak_item(&shop.base, &format!("pid = {}", shop.pid()), extra);
+    let mut toml = soak_item(&shop.base, &format!("pid = {}", shop.pid()), extra);
+    if extra.contains("connections") {
+        toml = toml.replace("rate = 20\n", "");
+    }
     let out = run_soak(&toml);
     drop(shop);
     out
@@ -85,8 +88,13 @@ ready = {{ http = "{base}/health" }}
         item = soak_item(&base, r#"pid = "service""#, r#"service = "shop""#)
     );
     let (run, json, dir) = run_soak(&toml);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stderr.contains("no leak seen"), "{}", run.all());
+    // A machine that starves the app makes the run inconclusive, never a leak (below).
+    assert!(
+        run.code == 0 && run.stderr.contains("no leak seen")
+            || run.stderr.contains("rerun on a quieter machine"),
+        "{}",
+        run.all()
+    );
     // One verdict line per signal, each passed.
     let details = json
         .pointer("/items/0/details")

@@ -282,14 +282,14 @@ fn nginx_reverse_proxy_with_upstream_keepalive_passes() {
 
 #[test]
 fn express_clean_passes_judged_on_its_heap_and_a_closure_leak_fails_there() {
-    let clean = soak("express", 100, &[], "");
+    let clean = soak("express", 50, &[], "");
     assert_clean(&clean, &["open fds:", "memory:"]);
     assert!(
         clean.details.contains("in nodejs_heap_size_used_bytes"),
         "the heap gauge, not RSS\n{}",
         clean.details
     );
-    let leaky = soak("express", 100, &[("LEAK_CLOSURE_BYTES", "30000")], "");
+    let leaky = soak("express", 50, &[("LEAK_CLOSURE_BYTES", "30000")], "");
     assert_fails_on(&leaky, "memory: nodejs_heap_size_used_bytes grows steadily");
 }
 

@@ -175,7 +175,15 @@ fn outcome(
             .join("; ")
     };
     let mut out = if !f.errored.is_empty() {
-        CheckOutput::errored(f.errored.join("; "))
+        let machine = if f.saturated.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the machine was saturated ({}): rerun on a quieter machine",
+                f.saturated.join("; ")
+            )
+        };
+        CheckOutput::errored(format!("{}{machine}", f.errored.join("; ")))
     } else if !f.saturated.is_empty() && (!failed.is_empty() || f.saturated_always()) {
         // A starved machine makes slow answers, late sends and odd trends: not the app's fault.
         let what = if failed.is_empty() {

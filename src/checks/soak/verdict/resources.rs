@@ -226,7 +226,8 @@ fn missing(inp: &Inputs<'_>, f: &mut Findings, c: &Countable, phase: &str) {
 }
 
 /// Back to the idle baseline after the cooldown: the level in the last third of the cooldown
-/// against the median of the idle samples, with a floor of 1 for gauges (a single connection
+/// against the idle level (the median of the idle samples, or the lowest level seen if lower),
+/// with a floor of 1 for gauges (a single connection
 /// still checked out with nothing in flight is a leak) and 2 for connections.
 fn returns(inp: &Inputs<'_>, f: &mut Findings, c: &Countable) -> Option<serde_json::Value> {
     let base = inp.values_in(inp.idx("baseline"), &c.get);
@@ -245,7 +246,15 @@ fn returns(inp: &Inputs<'_>, f: &mut Findings, c: &Countable) -> Option<serde_js
         return None;
     }
     let all: Vec<f64> = inp.samples.iter().filter_map(|s| (c.get)(s)).collect();
-    let baseline = stats::median(&base).unwrap_or(0.0);
+    // The idle level: a leak that fills up during the warm-up must not become the baseline, so
+    // the lowest level seen before the cooldown (a cold app starts with nothing in use).
+    let before_cooldown = inp
+        .samples
+        .iter()
+        .filter(|s| inp.phase(s).is_some_and(|p| p < inp.last_phase()))
+        .filter_map(|s| (c.get)(s))
+        .fold(f64::INFINITY, f64::min);
+    let baseline = stats::median(&base).unwrap_or(0.0).min(before_cooldown);
     let noise = stats::robust_sigma(&base).unwrap_or(0.0);
     let peak = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let tail = &cool[cool.len() - (cool.len() / 3).max(1)..];
