@@ -2,9 +2,9 @@
 //!
 //! One `<testsuite>` per run, named after the checklist, whose `time` is the run's wall time (items
 //! overlap, so per-kind suites would add up to more). Each item is a
-//! `<testcase classname="preflight" name="KIND.NAME" file="CHECKLIST" line="N">`, so every consumer
-//! shows the id once (Jenkins and GitLab show `classname` + `name`, mikepenz titles `file.name`) and
-//! annotations land on the item's table. [`verdict`] maps outcomes to elements; the body of each
+//! `<testcase classname="preflight.checklist" name="KIND.NAME" file="CHECKLIST" line="N">`, so every
+//! consumer shows the id once (Jenkins and GitLab show `classname` + `name`, mikepenz titles
+//! `file.name`) and annotations land on the item's table. [`verdict`] maps outcomes to elements; the body of each
 //! `<failure>`, `<error>` and `<skipped>` starts with its one-line message (GitLab shows the body
 //! only). Artifacts are `[[ATTACHMENT|path]]` lines in `<system-out>`, images first (GitLab shows the
 //! first only), relative to the JUnit base directory (GitLab resolves them against the project
@@ -23,6 +23,11 @@ use quick_junit::{
 
 use super::{Attempt, ItemResult, Outcome, RunReport, clean_text, relative_to};
 use crate::checks::Status;
+
+/// Every item's `classname`: Jenkins shows package `preflight`, class `checklist`, test `KIND.NAME`.
+/// Not a bare `preflight`: Jenkins' attachments plugin attaches every file of a directory named
+/// like the class next to the report, and a project may well have a `preflight/` directory.
+const CLASSNAME: &str = "preflight.checklist";
 
 /// Renders `report` as JUnit XML; paths in it are relative to the directory `base`.
 pub fn render(report: &RunReport, base: &Path) -> String {
@@ -174,7 +179,7 @@ fn test_case(item: &ItemResult, v: Verdict, file: &Path, base: &Path) -> TestCas
         }
     };
     let mut tc = TestCase::new(item.id.as_str(), status);
-    tc.set_classname("preflight");
+    tc.set_classname(CLASSNAME);
     tc.set_time(item.duration);
     tc.extra
         .insert("file".into(), file.display().to_string().into());

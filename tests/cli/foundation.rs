@@ -812,11 +812,11 @@ url = "http://127.0.0.1:9/"
     );
     insta::assert_snapshot!(text, @r"
     suite c tests=5 failures=2 errors=1 skipped=1
-    case preflight command.ok passed attachments=0
-    case preflight command.broken failure attachments=0
-    case preflight command.missing error attachments=0
-    case preflight command.after skipped attachments=0
-    case preflight http.down failure attachments=0
+    case preflight.checklist command.ok passed attachments=0
+    case preflight.checklist command.broken failure attachments=0
+    case preflight.checklist command.missing error attachments=0
+    case preflight.checklist command.after skipped attachments=0
+    case preflight.checklist http.down failure attachments=0
     ");
 }
 

@@ -92,13 +92,13 @@ fn every_outcome_reads_as_the_gate_in_every_consumer() {
     // Consumers count exactly the blocking failure and the blocking error: the gate's verdict.
     insta::assert_snapshot!(junitparser(&report, false), @r"
     suite every outcome tests=7 failures=1 errors=1 skipped=3
-    case preflight command.passes passed attachments=0
-    case preflight command.flaky passed attachments=0
-    case preflight command.fails failure attachments=0
-    case preflight command.cannot-run error attachments=0
-    case preflight command.after-fails skipped attachments=0
-    case preflight command.lint skipped attachments=0
-    case preflight command.optional-tool skipped attachments=0
+    case preflight.checklist command.passes passed attachments=0
+    case preflight.checklist command.flaky passed attachments=0
+    case preflight.checklist command.fails failure attachments=0
+    case preflight.checklist command.cannot-run error attachments=0
+    case preflight.checklist command.after-fails skipped attachments=0
+    case preflight.checklist command.lint skipped attachments=0
+    case preflight.checklist command.optional-tool skipped attachments=0
     ");
     // junit2html counts `<error>` as failed, like dorny and mikepenz.
     insta::assert_snapshot!(junit2html(&report, dir.path()), @r"
@@ -181,15 +181,15 @@ needs = ["command.lint"]
     assert_eq!(r.code, 1, "{}", r.all());
     insta::assert_snapshot!(junitparser(&dir.path().join("out.xml"), true), @r"
     suite c tests=3 failures=0 errors=2 skipped=1
-    case preflight command.migrate error attachments=0
+    case preflight.checklist command.migrate error attachments=0
       error message=blocking item not run: needs `command.db`, which was excluded by --skip/--only
       | blocking item not run: needs `command.db`, which was excluded by --skip/--only
-    case preflight command.lint skipped attachments=0
+    case preflight.checklist command.lint skipped attachments=0
       skipped message=non-blocking failure: exit code 3 (expected exit code 0)
       | non-blocking failure: exit code 3 (expected exit code 0)
       | 
       | $ exit 3
-    case preflight command.after-lint error attachments=0
+    case preflight.checklist command.after-lint error attachments=0
       error message=blocking item not run: needs `command.lint`, which failed
       | blocking item not run: needs `command.lint`, which failed
     ");
@@ -270,7 +270,7 @@ fn attachment_paths_and_annotations_are_relative_to_the_working_directory() {
     assert!(dir.path().join(attachment).is_file());
     let xml = read(&report);
     assert!(
-        xml.contains(r#"<testcase name="flags.shop" classname="preflight" time=""#)
+        xml.contains(r#"<testcase name="flags.shop" classname="preflight.checklist" time=""#)
             && xml.contains(r#"file="checklists/c.toml" line="5">"#),
         "{xml}"
     );
@@ -377,4 +377,19 @@ steps = [{{ goto = "{base}/alerts" }}, {{ wait_for = "#never" }}]
     let said = seen.contains("  | warning: no screenshot of the failed run 1: ");
     let shot = alerts.iter().any(|a| a.ends_with("-screenshot.png"));
     assert!(said != shot, "screenshot {shot}, note {said}:\n{seen}");
+}
+
+#[test]
+fn ci_examples_validate() {
+    // actionlint, GitLab's CI schema and a Groovy parse; each first rejects a broken copy.
+    let out = Command::new("bash")
+        .arg(repo().join("ci/validate-examples.sh"))
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "ci/validate-examples.sh (installed by ci/install-deps.sh):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
