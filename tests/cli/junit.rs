@@ -268,6 +268,11 @@ fn attachment_paths_and_annotations_are_relative_to_the_working_directory() {
         "{seen}"
     );
     assert!(dir.path().join(attachment).is_file());
+    let page = junit2html(&report, dir.path());
+    assert!(
+        page.contains(&format!("  [[ATTACHMENT|{attachment}]]\n")),
+        "{page}"
+    );
     let xml = read(&report);
     assert!(
         xml.contains(r#"<testcase name="flags.shop" classname="preflight.checklist" time=""#)
@@ -391,5 +396,54 @@ fn ci_examples_validate() {
         "ci/validate-examples.sh (installed by ci/install-deps.sh):\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_suite_takes_the_run_s_wall_time_while_items_overlap() {
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "c.toml",
+        "[command.a]\nrun = \"sleep 0.5\"\n\n[command.b]\nrun = \"sleep 0.5\"\n",
+    );
+    let r = run_in(
+        dir.path(),
+        &["run", "c.toml", "-j", "2", "--junit", "out.xml"],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let xml = read(&dir.path().join("out.xml"));
+    let times = |tag: &str| -> Vec<f64> {
+        let re = regex::Regex::new(&format!(r#"<{tag} [^>]*?time="([0-9.]+)""#)).unwrap();
+        re.captures_iter(&xml)
+            .map(|c| c[1].parse().unwrap())
+            .collect()
+    };
+    let (run, suites, cases) = (times("testsuites"), times("testsuite"), times("testcase"));
+    assert_eq!(suites, run, "{xml}");
+    assert!(suites[0] < cases.iter().sum::<f64>(), "{xml}");
+}
+
+#[test]
+fn github_annotations_land_on_the_item_s_line() {
+    let dir = tempdir();
+    write(dir.path(), "c.toml", EVERY_OUTCOME);
+    let out = crate::support::preflight()
+        .current_dir(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .args(["run", "c.toml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(
+        annotations,
+        [
+            "::error file=c.toml,line=12,title=preflight command.fails failed::exit code 1 (expected exit code 0)",
+            "::error file=c.toml,line=15,title=preflight command.cannot-run errored::cannot run `preflight-no-such-program-z`: not found (is it installed and on PATH?)",
+            "::warning file=c.toml,line=22,title=preflight command.lint failed (non-blocking)::exit code 4 (expected exit code 0)",
+            "::warning file=c.toml,line=26,title=preflight command.optional-tool errored (non-blocking)::cannot run `preflight-no-such-program-w`: not found (is it installed and on PATH?)",
+        ],
+        "{stdout}"
     );
 }
