@@ -306,9 +306,7 @@ fn ms(v: f64) -> String {
 
 /// A count or figure: whole numbers plain, others with one decimal, thousands separated.
 fn fmt_n(v: f64) -> String {
-    let s = if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else if v.abs() >= 100.0 {
+    let s = if (v.fract() == 0.0 && v.abs() < 1e15) || v.abs() >= 100.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
