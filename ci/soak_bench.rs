@@ -98,7 +98,7 @@ fn main() {
                 targets: vec![target(url)],
                 order: vec![0],
                 request_timeout: Duration::from_secs(5),
-                max_in_flight: 10_000,
+                max_in_flight: preflight::checks::soak::DEFAULT_MAX_IN_FLIGHT,
                 connections: None,
             };
             let cpu0 = cpu_seconds();

@@ -41,7 +41,10 @@ const DEFAULT_RATE: f64 = 50.0;
 const DEFAULT_DURATION: Duration = Duration::from_secs(60);
 const DEFAULT_SPIKE: f64 = 4.0;
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+/// Each request in flight holds a connection of its own (HTTP/1.1): a stalled app is not
+/// flooded with more than this many (nginx's default `worker_connections 512` counts both ends
+/// of a proxied request).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
 /// How long `memory_headroom` must last when `min_uptime` is not given.
 const DEFAULT_MIN_UPTIME: Duration = Duration::from_secs(7 * 86400);
@@ -77,7 +80,7 @@ crate::item_config! {
         /// Per-request timeout (default 5s); a request not answered in time counts as a timeout.
         #[serde(default)]
         pub request_timeout: Option<Dur>,
-        /// Requests in flight beyond this are dropped and counted (default 1000).
+        /// Requests in flight (connections) beyond this are dropped and counted (default 256).
         #[serde(default)]
         pub max_in_flight: Option<Spanned<usize>>,
         #[serde(default)]
@@ -199,6 +202,17 @@ const KNOWN_HEAP_GAUGES: &[&str] = &[
     "jvm_gc_live_data_size_bytes",
     "jvm_memory_used_bytes{area=\"heap\"}",
     "dotnet_total_memory_bytes",
+];
+
+/// Node (prom-client): full (mark-sweep-compact) collections, and the young generation's spaces.
+/// The heap minus its young generation right after a full collection is the live old
+/// generation: what a leak fills. Between full collections it also holds promoted garbage,
+/// which climbs with requests in a healthy app too.
+const NODE_FULL_GC_COUNT: &str = "nodejs_gc_duration_seconds_count{kind=\"major\"}";
+const NODE_HEAP_USED: &str = "nodejs_heap_size_used_bytes";
+const NODE_YOUNG_SPACES: &[&str] = &[
+    "nodejs_heap_space_size_used_bytes{space=\"new\"}",
+    "nodejs_heap_space_size_used_bytes{space=\"new_large_object\"}",
 ];
 
 /// Whether a gauge, by its name, counts things held only while a request is in flight
@@ -640,6 +654,8 @@ impl SoakItem {
                 .chain(KNOWN_POOL_GAUGES)
                 .chain(KNOWN_WAITER_GAUGES)
                 .chain(KNOWN_HEAP_GAUGES)
+                .chain(&[NODE_FULL_GC_COUNT])
+                .chain(NODE_YOUNG_SPACES)
                 .map(|n| n.to_string())
                 .chain(
                     spec.gauges

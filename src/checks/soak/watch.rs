@@ -44,6 +44,9 @@ pub struct Sockets {
     pub close_wait: u64,
     /// ESTABLISHED sockets to `backend_port`.
     pub backend: u64,
+    /// Connections accepted on the app's listening port, any state but LISTEN: the clients'
+    /// (the load's) connections, sized by the load's concurrency, not by a leak of the app.
+    pub inbound: u64,
 }
 
 /// CPU time of a set of threads and their time waiting for a CPU in a run queue, both
@@ -116,9 +119,9 @@ pub async fn run(cfg: WatchConfig, start: Instant, stop: CancellationToken) -> V
                     s.fds = p.fds;
                     s.processes = Some(p.pids.len() as f64);
                     s.sched = Some(p.sched);
-                    s.sockets = rows
-                        .as_ref()
-                        .map(|r| count_sockets(r, &p.socket_inodes, cfg.backend_port));
+                    s.sockets = rows.as_ref().map(|r| {
+                        count_sockets(r, &p.socket_inodes, cfg.tcp_port, cfg.backend_port)
+                    });
                 }
                 Err(e) if !Path::new(&format!("/proc/{pid}")).exists() => {
                     s.alive = Some(false);
@@ -386,7 +389,12 @@ fn count_port(rows: &[TcpRow], port: u16) -> TcpCounts {
 }
 
 /// The watched processes' own sockets (by inode), by state.
-fn count_sockets(rows: &[TcpRow], inodes: &HashSet<u64>, backend: Option<u16>) -> Sockets {
+fn count_sockets(
+    rows: &[TcpRow],
+    inodes: &HashSet<u64>,
+    listening: Option<u16>,
+    backend: Option<u16>,
+) -> Sockets {
     // Sockets shared by several processes (a listening socket inherited by workers) appear once
     // per table row, so a row is counted once however many fds point at it.
     let by_inode: HashMap<u64, &TcpRow> = rows
@@ -396,6 +404,9 @@ fn count_sockets(rows: &[TcpRow], inodes: &HashSet<u64>, backend: Option<u16>) -
         .collect();
     let mut s = Sockets::default();
     for r in by_inode.values() {
+        if r.state != LISTEN && Some(r.local_port) == listening {
+            s.inbound += 1;
+        }
         match r.state {
             CLOSE_WAIT => s.close_wait += 1,
             ESTABLISHED if Some(r.remote_port) == backend => s.backend += 1,
@@ -449,14 +460,16 @@ mod tests {
     fn counts_only_the_watched_processes_sockets_outbound_included() {
         let mut rows = Vec::new();
         parse_tcp_table(TABLE, &mut rows);
-        // The process holds the listener, one inbound CLOSE_WAIT, one backend connection and an
-        // outbound socket its upstream (port 80) closed; inode 7 is another process's.
-        let mine: HashSet<u64> = [1, 3, 5, 6].into();
+        // The process holds the listener, one inbound ESTABLISHED, one inbound CLOSE_WAIT, one
+        // backend connection and an outbound socket its upstream (port 80) closed; inode 4 is the
+        // client's end, inode 7 another process's.
+        let mine: HashSet<u64> = [1, 2, 3, 5, 6].into();
         assert_eq!(
-            count_sockets(&rows, &mine, Some(5432)),
+            count_sockets(&rows, &mine, Some(8080), Some(5432)),
             Sockets {
                 close_wait: 2,
-                backend: 1
+                backend: 1,
+                inbound: 2,
             }
         );
     }

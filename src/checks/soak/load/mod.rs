@@ -246,6 +246,11 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
+    /// A result with no request in it, shaped like `plan`.
+    pub fn empty(plan: &Plan) -> LoadResult {
+        workers::empty_result(plan)
+    }
+
     pub fn total(&self) -> PhaseStats {
         let mut all = PhaseStats::new();
         for p in &self.phases {

@@ -62,6 +62,9 @@ struct Findings {
     failing: Vec<String>,
     /// Lines drawn over the memory panel: (start, end) seconds and values at both ends.
     memory_trend: Vec<((f64, f64), (f64, f64))>,
+    /// The judged levels when they are not the memory series itself (the Node heap after each
+    /// full collection): (seconds, bytes).
+    memory_marks: Vec<(f64, f64)>,
 }
 
 impl Findings {
@@ -101,6 +104,10 @@ impl Inputs<'_> {
     }
     fn values_in(&self, p: usize, get: &dyn Fn(&Sample) -> Option<f64>) -> Vec<f64> {
         self.points_in(p, get).into_iter().map(|p| p.1).collect()
+    }
+    /// The metrics endpoint, for messages.
+    fn metrics_url(&self) -> &str {
+        self.watch.metrics.as_ref().map_or("?", |u| u.as_str())
     }
     /// Requests per second the steady phases ran at (the measured rate in closed-loop mode).
     fn steady_rate(&self) -> f64 {
@@ -361,6 +368,9 @@ fn span(secs: f64) -> String {
         format!("{:.0} min", (secs / 60.0).max(1.0))
     }
 }
+
+#[cfg(test)]
+mod judged;
 
 #[cfg(test)]
 mod tests {

@@ -3,11 +3,13 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use super::resources::own_fds;
 use super::{Findings, Inputs, MIB};
 use crate::checks::CheckContext;
 use crate::checks::soak::chart::{self, Panel, Series};
 use crate::checks::soak::load::Second;
 use crate::checks::soak::watch::Sample;
+use crate::checks::soak::{NODE_FULL_GC_COUNT, NODE_YOUNG_SPACES};
 
 /// Writes both artifacts; returns their paths.
 pub(super) fn write(cx: &CheckContext, inp: &Inputs<'_>, f: &mut Findings) -> Vec<PathBuf> {
@@ -26,7 +28,7 @@ pub(super) fn write(cx: &CheckContext, inp: &Inputs<'_>, f: &mut Findings) -> Ve
 
 fn csv(inp: &Inputs<'_>) -> String {
     let mut csv = String::from(
-        "t,phase,rss_bytes,threads,fds,processes,close_wait,backend,tcp_established,tcp_close_wait,accept_queue,app_cpu_s,app_runqueue_wait_s,preflight_cpu_s,preflight_runqueue_wait_s",
+        "t,phase,rss_bytes,threads,fds,processes,close_wait,backend,inbound,tcp_established,tcp_close_wait,accept_queue,app_cpu_s,app_runqueue_wait_s,preflight_cpu_s,preflight_runqueue_wait_s",
     );
     let names: Vec<String> = inp.watch.series.iter().map(|(n, _)| n.clone()).collect();
     for n in &names {
@@ -42,7 +44,7 @@ fn csv(inp: &Inputs<'_>) -> String {
             .unwrap_or("drain");
         let _ = write!(
             csv,
-            "{:.3},{ph},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.3},{ph},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             s.t,
             opt(s.rss_bytes),
             opt(s.threads),
@@ -50,6 +52,7 @@ fn csv(inp: &Inputs<'_>) -> String {
             opt(s.processes),
             opt(s.sockets.map(|t| t.close_wait as f64)),
             opt(s.sockets.map(|t| t.backend as f64)),
+            opt(s.sockets.map(|t| t.inbound as f64)),
             opt(s.tcp.map(|t| t.established as f64)),
             opt(s.tcp.map(|t| t.close_wait as f64)),
             opt(s.tcp.map(|t| t.accept_queue as f64)),
@@ -104,6 +107,12 @@ fn draw(inp: &Inputs<'_>, f: &Findings) -> String {
         memory.push(r);
     }
     if !memory.is_empty() {
+        if !f.memory_marks.is_empty() {
+            let marks = f.memory_marks.iter().map(|&(t, b)| (t, b / MIB)).collect();
+            let mut s = Series::new("after full GC", marks);
+            s.failed = failed("memory");
+            memory.push(s);
+        }
         for (i, &((x0, y0), (x1, y1))) in f.memory_trend.iter().enumerate() {
             let mut t = Series::new(
                 if i == 0 { "trend" } else { "" },
@@ -130,9 +139,7 @@ fn draw(inp: &Inputs<'_>, f: &Findings) -> String {
         }
     }
     let mut counts = vec![
-        series("fds", "fds", &|s| {
-            s.fds.or_else(|| s.metrics.get("process_open_fds").copied())
-        }),
+        series("fds (without the load's connections)", "fds", &own_fds),
         series("threads", "threads", &|s| s.threads),
     ];
     counts.retain(|s| !s.points.is_empty());
@@ -180,6 +187,9 @@ fn draw(inp: &Inputs<'_>, f: &Findings) -> String {
                         | "process_open_fds"
                         | "process_start_time_seconds"
                 )
+                // Inputs of the memory signal (in the CSV).
+                && *n != NODE_FULL_GC_COUNT
+                && !NODE_YOUNG_SPACES.contains(&n.as_str())
         })
         .map(|n| series(n, &format!("gauge.{n}"), &|s| s.metrics.get(n).copied()))
         .filter(|s| !s.points.is_empty())

@@ -36,6 +36,8 @@ struct Countable {
     rule: Rule,
     /// Configured by the checklist: missing data is an error.
     required: bool,
+    /// Said after the figures (what is left out of the count).
+    note: String,
 }
 
 pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) {
@@ -129,9 +131,10 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
         out.push(Countable {
             name: "open fds".into(),
             key: "fds".into(),
-            get: Box::new(|s| s.fds),
+            get: Box::new(own_fds),
             rule: Rule::Plateau,
             required: false,
+            note: load_connections(inp),
         });
         out.push(Countable {
             name: tree("sockets in CLOSE_WAIT"),
@@ -139,6 +142,7 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
             get: Box::new(|s| s.sockets.map(|t| t.close_wait as f64)),
             rule: Rule::Plateau,
             required: false,
+            note: String::new(),
         });
         out.push(Countable {
             name: "threads".into(),
@@ -146,14 +150,16 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
             get: Box::new(|s| s.threads),
             rule: Rule::Report,
             required: false,
+            note: String::new(),
         });
     } else if inp.watch.metrics.is_some() {
         out.push(Countable {
             name: "open fds (process_open_fds)".into(),
             key: "fds".into(),
-            get: Box::new(|s| s.metrics.get("process_open_fds").copied()),
+            get: Box::new(own_fds),
             rule: Rule::Plateau,
             required: false,
+            note: load_connections(inp),
         });
     }
     if let Some(port) = inp.watch.tcp_port {
@@ -164,6 +170,7 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
             get: Box::new(|s| s.tcp.map(|t| t.established as f64)),
             rule: Rule::Returns,
             required: false,
+            note: String::new(),
         });
         out.push(Countable {
             name: format!("connections CLOSE_WAIT on :{port}"),
@@ -171,6 +178,7 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
             get: Box::new(|s| s.tcp.map(|t| t.close_wait as f64)),
             rule: Rule::Returns,
             required: false,
+            note: String::new(),
         });
     }
     if let Some(port) = inp.watch.backend_port {
@@ -181,6 +189,7 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
             get: Box::new(|s| s.sockets.map(|t| t.backend as f64)),
             rule: Rule::Plateau,
             required,
+            note: String::new(),
         });
     }
     let user_gauges: Vec<String> = inp
@@ -211,9 +220,49 @@ fn countables(inp: &Inputs<'_>) -> Vec<Countable> {
             get: Box::new(move |s| s.metrics.get(&key).copied()),
             rule: if in_use { Rule::Returns } else { Rule::Plateau },
             required,
+            note: String::new(),
         });
     }
     out
+}
+
+/// What the fds count leaves out, with the peak it reached.
+fn load_connections(inp: &Inputs<'_>) -> String {
+    let Some(port) = inp.watch.tcp_port else {
+        return String::new();
+    };
+    let peak = inp
+        .samples
+        .iter()
+        .filter_map(|s| match (s.fds, s.sockets, s.tcp) {
+            (Some(_), Some(own), _) => Some(own.inbound as f64),
+            (None, _, Some(t)) => Some((t.established + t.close_wait) as f64),
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    format!(
+        "; not counting the load's connections on :{port} (peak {})",
+        fmt_n(peak)
+    )
+}
+
+/// Open fds without the connections accepted on the app's port: those are the load's own,
+/// sized by its concurrency (a stall makes the generator open more), and judged by their return
+/// after the cooldown. From the process's own sockets when it is watched, else from the
+/// server side of the port's connections in the socket table.
+pub(super) fn own_fds(s: &Sample) -> Option<f64> {
+    match s.fds {
+        Some(fds) => Some(fds - s.sockets.map(|t| t.inbound as f64).unwrap_or(0.0)),
+        None => {
+            let fds = s.metrics.get("process_open_fds").copied()?;
+            Some(
+                fds - s
+                    .tcp
+                    .map(|t| (t.established + t.close_wait) as f64)
+                    .unwrap_or(0.0),
+            )
+        }
+    }
 }
 
 fn missing(inp: &Inputs<'_>, f: &mut Findings, c: &Countable, phase: &str) {
@@ -348,7 +397,7 @@ fn plateau(inp: &Inputs<'_>, f: &mut Findings, c: &Countable) -> Option<serde_js
         per_k(ts.upper),
         mk.p_increasing,
         fmt_n(peak)
-    );
+    ) + c.note.as_str();
     if grows && step >= limit {
         if c.rule == Rule::Report {
             f.warnings.push(format!(
@@ -404,11 +453,7 @@ fn waiters(inp: &Inputs<'_>, f: &mut Findings) {
             if user_waiters.contains(&g) {
                 f.errored.push(format!(
                     "waiters gauge `{g}` was not found at {}",
-                    inp.watch
-                        .metrics
-                        .as_ref()
-                        .map(|u| u.as_str())
-                        .unwrap_or("?")
+                    inp.metrics_url()
                 ));
             }
             continue;

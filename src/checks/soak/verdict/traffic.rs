@@ -60,15 +60,27 @@ fn load(inp: &Inputs<'_>, f: &mut Findings) {
     } else {
         late.value_at_quantile(0.99) as f64 / 1000.0
     };
+    // The steady rate scaled by the share of requests sent and by how much longer than planned
+    // the sends took (a generator that falls behind still sends every request, late).
+    let phases = &inp.plan.phases;
+    let load_start = phases
+        .iter()
+        .find(|p| p.from > 0.0 || p.to > 0.0)
+        .map(|p| p.start.as_secs_f64())
+        .unwrap_or(0.0);
+    let window = phases.last().map(|p| p.start.as_secs_f64()).unwrap_or(0.0) - load_start;
+    let took = (inp.result.dispatched.as_secs_f64() - load_start).max(window);
+    let achieved = rate * sent_share * window / took.max(1e-9);
     f.prop("rate_target", rate);
+    f.prop("rate_achieved", format!("{achieved:.1}"));
     f.prop("send_late_p99_ms", format!("{late_p99:.1}"));
     f.data.insert(
         "load".into(),
-        json!({"rate_target": rate, "planned": total.planned, "sent": total.sent, "ok": total.ok,
+        json!({"rate_target": rate, "rate_achieved": achieved, "planned": total.planned, "sent": total.sent, "ok": total.ok,
                "dropped": total.dropped, "errors": total.errors, "send_late_p99_ms": late_p99}),
     );
     let text = format!(
-        "{} of {} planned requests sent ({:.1}%), {} dropped at the in-flight cap of {}, p99 send {} behind schedule",
+        "{} of {} planned requests sent ({:.1}%), {} dropped at the cap of {} in flight (one connection each), p99 send {} behind schedule",
         total.sent,
         total.planned,
         sent_share * 100.0,
@@ -84,7 +96,7 @@ fn load(inp: &Inputs<'_>, f: &mut Findings) {
         f.verdicts.push(Verdict::failed(
             "load",
             format!(
-                "{:.1}% of requests dropped (over 1%): the app kept more than {} requests in flight; {text}",
+                "{:.1}% of requests dropped (over 1%): the app kept more than {} requests in flight (raise `max_in_flight` if it is meant to hold that many connections); {text}",
                 drop_share * 100.0,
                 inp.load.max_in_flight
             ),
