@@ -191,7 +191,7 @@ fn too_few_full_collections_say_so_and_fall_back_to_the_troughs() {
     assert!(
         f.warnings
             .iter()
-            .any(|w| w.contains("6 needed to judge the live heap")),
+            .any(|w| w.contains("5 needed to judge the live heap")),
         "{:?}",
         f.warnings
     );

@@ -46,9 +46,9 @@ fn signal(inp: &Inputs<'_>) -> Option<(String, Getter)> {
     ))
 }
 
-/// Full collections after the warm-up needed to judge the live heap: Mann–Kendall cannot reach
-/// p < 0.01 on fewer than 6 points.
-const MIN_FULL_GCS: usize = 6;
+/// Full collections under load after the warm-up needed to judge the live heap: Mann–Kendall
+/// cannot reach p < 0.01 on fewer than 5 points (5 in order: p = 1/120).
+const MIN_FULL_GCS: usize = 5;
 
 /// A memory trend, in bytes per request served.
 struct Trend {
@@ -88,7 +88,7 @@ pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) {
         }
         Some(pts) => {
             f.warnings.push(format!(
-                "memory: {} full collections of the Node heap after the warm-up, {MIN_FULL_GCS} needed to judge the live heap: judged on the heap's troughs, which climb with promoted garbage between full collections and show only large leaks; soak longer or at a higher rate",
+                "memory: {} full collections of the Node heap under load after the warm-up, {MIN_FULL_GCS} needed to judge the live heap (V8 runs one every 10–30 s): judged on the heap's troughs instead, which climb with promoted garbage between full collections and show only large leaks; soak longer (3 min or more)",
                 pts.len()
             ));
             troughs_trend(inp, &name, &get)
@@ -105,8 +105,10 @@ pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) {
 }
 
 /// Node: the old generation (heap used minus the young generation) at the first sample after
-/// each full collection, from the baseline on, at the number of requests served by then.
-/// `None` when the app does not expose its full collections.
+/// each full collection from the baseline to the end of steady B, at the number of requests
+/// served by then. Not in the cooldown: V8's memory reducer collects an idle heap harder
+/// (flushing code), a level lower than under load. `None` when the app does not expose its
+/// full collections.
 fn node_full_gc_points(inp: &Inputs<'_>) -> Option<Vec<(f64, f64, f64)>> {
     if !inp
         .samples
@@ -115,7 +117,7 @@ fn node_full_gc_points(inp: &Inputs<'_>) -> Option<Vec<(f64, f64, f64)>> {
     {
         return None;
     }
-    let first = inp.idx("baseline");
+    let judged = inp.idx("baseline")..=inp.idx("steady B");
     let mut before: Option<f64> = None;
     let mut out = Vec::new();
     for s in inp.samples {
@@ -125,7 +127,7 @@ fn node_full_gc_points(inp: &Inputs<'_>) -> Option<Vec<(f64, f64, f64)>> {
         };
         let collected = before.is_some_and(|b| count > b);
         before = Some(count);
-        if !collected || inp.phase(s).is_none_or(|p| p < first) {
+        if !collected || !inp.phase(s).is_some_and(|p| judged.contains(&p)) {
             continue;
         }
         let (Some(used), Some(young)) = (
