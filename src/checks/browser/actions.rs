@@ -6,7 +6,7 @@ use std::time::Instant;
 use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::prelude::*;
 
-use super::driver::one_line;
+use super::driver::error_line;
 use super::page::{
     Backoff, StepCx, StepFailure, StepOutput, StepResult, describe_element, driver_failure,
     excerpt, fatal, find_displayed, find_present, fmt_dur, script,
@@ -148,7 +148,7 @@ async fn click(cx: &StepCx<'_>, sel: &Selector, double: bool) -> StepResult {
                 if Instant::now() >= cx.deadline {
                     let how = if double { "double-click" } else { "click" };
                     return Err(StepFailure::new(
-                        format!("could not {how} `{sel}`: {}", one_line(&e.to_string())),
+                        format!("could not {how} `{sel}`: {}", error_line(&e)),
                         true,
                     ));
                 }
@@ -176,7 +176,7 @@ async fn hover(cx: &StepCx<'_>, sel: &Selector) -> StepResult {
                 }
                 if Instant::now() >= cx.deadline {
                     return Err(StepFailure::new(
-                        format!("could not hover over `{sel}`: {}", one_line(&e.to_string())),
+                        format!("could not hover over `{sel}`: {}", error_line(&e)),
                         true,
                     ));
                 }
@@ -361,7 +361,7 @@ async fn check(cx: &StepCx<'_>, target: &Selector, on: bool) -> StepResult {
     loop {
         if !clicked {
             let direct = match el.is_displayed().await {
-                Ok(true) => el.click().await.map_err(|e| one_line(&e.to_string())),
+                Ok(true) => el.click().await.map_err(|e| error_line(&e)),
                 _ => Err("it is not visible".to_string()),
             };
             clicked = match direct {

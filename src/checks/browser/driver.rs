@@ -437,7 +437,7 @@ impl Session {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 let _ = self.wd.clone().leak();
-                Err(one_line(&e.to_string()))
+                Err(error_line(&e))
             }
             Err(_) => {
                 let _ = self.wd.clone().leak();
@@ -480,13 +480,26 @@ pub async fn open_session(
         Ok(Ok(d)) => Ok(d),
         Ok(Err(e)) => Err(format!(
             "cannot start a browser session on {url}: {}",
-            one_line(&e.to_string())
+            error_line(&e)
         )),
         Err(_) => Err(format!(
             "no browser session from {url} within {}",
-            humantime::format_duration(timeout)
+            super::page::fmt_dur(timeout)
         )),
     }
+}
+
+/// A driver error in one line: the driver's own message where it sent one (thirtyfour puts
+/// it under `Additional info:`, after a line of status), else the error's first line.
+pub fn error_line(e: &thirtyfour::error::WebDriverError) -> String {
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim);
+    if lines.any(|l| l == "Additional info:")
+        && let Some(message) = lines.find(|l| !l.is_empty())
+    {
+        return one_line(message);
+    }
+    one_line(&text)
 }
 
 /// The first line of a driver error, without the stack traces drivers append.

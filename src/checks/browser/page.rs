@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::prelude::*;
 
-use super::driver::one_line;
+use super::driver::error_line;
 use super::step::Selector;
 
 /// One step's view of its run.
@@ -71,9 +71,16 @@ impl Backoff {
     }
 }
 
-/// `1.5s`, `250ms`: a duration as people write it (no sub-millisecond digits).
+/// `7.7s`, `2s`, `250ms`: a duration as people write it.
 pub fn fmt_dur(d: Duration) -> String {
-    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
+    let ms = d.as_millis() as u64;
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        _ if ms % 1000 == 0 || ms >= 60_000 => {
+            humantime::format_duration(Duration::from_secs(ms.div_ceil(1000))).to_string()
+        }
+        _ => format!("{:.1}s", ms as f64 / 1000.0),
+    }
 }
 
 /// `s` on one line, at most 200 characters.
@@ -125,7 +132,7 @@ pub fn unexpected_dialog(text: &str) -> String {
 pub async fn driver_failure(driver: &WebDriver, e: WebDriverError) -> StepFailure {
     match fatal(driver, &e).await {
         Some(f) => f,
-        None => StepFailure::new(one_line(&e.to_string()), false),
+        None => StepFailure::new(error_line(&e), false),
     }
 }
 
@@ -169,7 +176,7 @@ async fn find(cx: &StepCx<'_>, sel: &Selector, displayed: bool) -> Result<WebEle
                 if let Some(f) = fatal(cx.driver, &e).await {
                     return Err(f);
                 }
-                last_err = Some(one_line(&e.to_string()));
+                last_err = Some(error_line(&e));
             }
         }
         if Instant::now() >= cx.deadline {
@@ -197,7 +204,7 @@ pub async fn script(
 ) -> Result<serde_json::Value, StepFailure> {
     let arg = el
         .to_json()
-        .map_err(|e| StepFailure::new(one_line(&e.to_string()), false))?;
+        .map_err(|e| StepFailure::new(error_line(&e), false))?;
     match cx.driver.execute(script, vec![arg]).await {
         Ok(r) => Ok(r.json().clone()),
         Err(e) => Err(driver_failure(cx.driver, e).await),
@@ -217,5 +224,19 @@ pub async fn describe_element(cx: &StepCx<'_>, el: &WebElement) -> String {
     match got[1].as_str().unwrap_or("") {
         "" => format!("<{tag}>"),
         t => format!("<{tag} type={t}>"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        let f = |ms| fmt_dur(Duration::from_millis(ms));
+        assert_eq!(f(250), "250ms");
+        assert_eq!(f(2000), "2s");
+        assert_eq!(f(7688), "7.7s");
+        assert_eq!(f(90_500), "1m 31s");
     }
 }

@@ -43,7 +43,9 @@ steps = [
     let it = item(&sb.json(), "browser.stuck");
     assert_eq!(it["outcome"], "failed", "{it}");
     let msg = it["message"].as_str().unwrap_or("");
-    assert!(msg.contains("step 2 wait_for `#served`"), "{msg}");
+    // Normally every run is waiting in step 2; on a loaded machine one may still be loading.
+    let step = regex::Regex::new(r"step (1 goto|2 wait_for) `").expect("regex");
+    assert!(step.is_match(msg), "{msg}");
     assert!(
         msg.contains("of the item's 10s timeout, leaving time to save artifacts"),
         "{msg}"
@@ -52,10 +54,17 @@ steps = [
     let runs = it["data"]["runs"].as_array().expect("runs").clone();
     assert_eq!(runs.len(), 3, "{it}");
     for r in &runs {
+        assert_eq!(r["status"], "failed", "{r}");
         let steps = r["steps"].as_array().expect("steps");
-        assert_eq!(steps.len(), 2, "every run reached step 2: {r}");
-        assert_eq!(steps[1]["ok"], false, "{r}");
-        assert!(steps[1]["ms"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+        let last = steps
+            .last()
+            .unwrap_or_else(|| panic!("no step recorded: {r}"));
+        assert_eq!(last["ok"], false, "{r}");
+        assert!(last["ms"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+        assert!(
+            r["error"].as_str().unwrap_or("").contains("stopped at"),
+            "{r}"
+        );
     }
     // The run the message names is the run whose artifacts were saved.
     let named = regex::Regex::new(r"run (\d+) \(artifacts saved\)")
