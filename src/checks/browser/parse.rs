@@ -108,12 +108,32 @@ impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Values kept as TOML values are expanded in `into_step`: inside the same scope.
         crate::syntax::template::with_runtime_vars(RUN_VARS, || {
-            let raw = Spanned::<RawStep>::deserialize(d)?;
-            let span = raw.span();
-            let mut step = raw.into_inner().into_step().map_err(de::Error::custom)?;
+            let parsed = Spanned::<ParsedStep>::deserialize(d)?;
+            let span = parsed.span();
+            let mut step = parsed.into_inner().0;
             step.span = Some(span);
             Ok(step)
         })
+    }
+}
+
+/// A step checked while its table is being read, so that an error points at the step.
+struct ParsedStep(Step);
+
+impl<'de> Deserialize<'de> for ParsedStep {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = ParsedStep;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a step: an inline table with one action, like `{ click = \"#pay\" }`")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ParsedStep, A::Error> {
+                let raw = RawStep::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                raw.into_step().map(ParsedStep).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 

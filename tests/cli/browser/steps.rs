@@ -443,6 +443,11 @@ fn each_step_fails_naming_what_the_page_had() {
         let all: Vec<&str> = before.iter().copied().chain([last.as_str()]).collect();
         checklist += &format!("\n[browser.{name}]\nsteps = [{}]\n", all.join(", "));
     }
+    // A server that is not there: Chromium shows its own error page, which is no page at all.
+    let nobody = crate::support::free_port();
+    checklist += &format!(
+        "\n[browser.unreachable]\nsteps = [{{ goto = \"http://127.0.0.1:{nobody}/\" }}]\n"
+    );
     let run = sb.run(&checklist, &["--jobs", "4"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let json = sb.json();
@@ -458,6 +463,15 @@ fn each_step_fails_naming_what_the_page_had() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let unreachable = item(&json, "browser.unreachable");
+    assert_eq!(unreachable["outcome"], "failed", "{unreachable}");
+    assert!(
+        unreachable["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ERR_CONNECTION_REFUSED"),
+        "{unreachable}"
+    );
     // The failure's screenshot covers the whole page, not just the 800 px viewport.
     let tall = item(&json, "browser.full-page");
     let shot = artifacts(&tall)
