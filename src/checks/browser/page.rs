@@ -76,7 +76,7 @@ pub fn fmt_dur(d: Duration) -> String {
     let ms = d.as_millis() as u64;
     match ms {
         0..1000 => format!("{ms}ms"),
-        _ if ms % 1000 == 0 || ms >= 60_000 => {
+        _ if ms.is_multiple_of(1000) || ms >= 60_000 => {
             humantime::format_duration(Duration::from_secs(ms.div_ceil(1000))).to_string()
         }
         _ => format!("{:.1}s", ms as f64 / 1000.0),
