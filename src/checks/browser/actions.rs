@@ -9,7 +9,7 @@ use thirtyfour::prelude::*;
 use super::driver::error_line;
 use super::page::{
     Backoff, StepCx, StepFailure, StepOutput, StepResult, describe_element, driver_failure,
-    excerpt, fatal, find_displayed, find_present, fmt_dur, script,
+    excerpt, fatal, find_any, find_displayed, find_present, fmt_dur, script,
 };
 use super::step::{Action, Selector, Step, TextMatch, WindowRef};
 
@@ -39,7 +39,7 @@ pub async fn run_step(cx: &StepCx<'_>, step: &Step) -> StepResult {
         Action::SwitchToWindow(which) => switch_to_window(cx, which).await,
         Action::WithinFrame(sel) => {
             let el = find_present(cx, sel).await?;
-            let what = describe_element(cx, &el).await;
+            let (what, _) = describe_element(cx, &el).await;
             if !(what.starts_with("<iframe") || what.starts_with("<frame")) {
                 return Err(StepFailure::new(
                     format!("`{sel}` is a {what}, not an <iframe> or <frame>"),
@@ -189,30 +189,62 @@ async fn hover(cx: &StepCx<'_>, sel: &Selector) -> StepResult {
 /// Types `value` into a field; into a file input it uploads the file `value` names (relative
 /// to the checklist's directory).
 async fn fill(cx: &StepCx<'_>, target: &Selector, value: &str) -> StepResult {
-    let el = find_present(cx, target).await?;
-    let what = describe_element(cx, &el).await;
-    if what == "<input type=file>" {
-        let path = cx.files_dir.join(value);
-        if !path.is_file() {
-            return Err(StepFailure::new(
-                format!(
-                    "no file `{value}` to upload into `{target}` (looked for `{}`)",
-                    path.display()
-                ),
-                false,
-            ));
+    // A field re-rendered under the step (an app ending an edit) is found again, once.
+    let mut again = true;
+    loop {
+        let (el, shown) = find_any(cx, target).await?;
+        let (what, current) = describe_element(cx, &el).await;
+        if what == "<input type=file>" {
+            return upload(cx, target, &el, value).await;
         }
-        if let Err(e) = el.send_keys(path.display().to_string()).await {
-            return Err(driver_failure(cx.driver, e).await);
+        // Anything else is typed into, so it must be visible.
+        let el = if shown {
+            el
+        } else {
+            find_displayed(cx, target).await?
+        };
+        match type_into(&el, &current, value).await {
+            Ok(()) => return Ok(StepOutput::None),
+            Err(e)
+                if again
+                    && matches!(e.as_inner(), WebDriverErrorInner::StaleElementReference(_)) =>
+            {
+                again = false;
+            }
+            Err(e) => return Err(driver_failure(cx.driver, e).await),
         }
-        return Ok(StepOutput::None);
     }
-    // Anything else is typed into, so it must be visible.
-    let el = find_displayed(cx, target).await?;
-    if let Err(e) = el.clear().await {
-        return Err(driver_failure(cx.driver, e).await);
+}
+
+/// Clears a field with the keyboard (select all, delete), as a user does, then types `value`.
+/// WebDriver's own clear blurs the field, which makes many apps end an edit and re-render it,
+/// and frameworks that track input events (React) do not see it.
+async fn type_into(el: &WebElement, current: &str, value: &str) -> WebDriverResult<()> {
+    if !current.is_empty() {
+        let select_all = format!("{}a{}", Key::Control.value(), Key::Null.value());
+        el.send_keys(format!("{select_all}{}", Key::Backspace.value()))
+            .await?;
+        // A browser where select-all is another chord (a macOS grid node): clear it the
+        // WebDriver way.
+        if !el.prop("value").await?.unwrap_or_default().is_empty() {
+            el.clear().await?;
+        }
     }
-    match el.send_keys(value).await {
+    el.send_keys(value).await
+}
+
+async fn upload(cx: &StepCx<'_>, target: &Selector, el: &WebElement, file: &str) -> StepResult {
+    let path = cx.files_dir.join(file);
+    if !path.is_file() {
+        return Err(StepFailure::new(
+            format!(
+                "no file `{file}` to upload into `{target}` (looked for `{}`)",
+                path.display()
+            ),
+            false,
+        ));
+    }
+    match el.send_keys(path.display().to_string()).await {
         Ok(()) => Ok(StepOutput::None),
         Err(e) => Err(driver_failure(cx.driver, e).await),
     }
@@ -237,7 +269,7 @@ async fn select(cx: &StepCx<'_>, target: &Selector, wanted: &str) -> StepResult 
         let el = find_displayed(cx, target).await?;
         let raw = script(cx, OPTIONS, &el).await?;
         let Some(list) = raw.as_array() else {
-            let what = describe_element(cx, &el).await;
+            let (what, _) = describe_element(cx, &el).await;
             return Err(StepFailure::new(
                 format!("`{target}` is a {what}, not a <select>: click its options instead"),
                 false,
@@ -275,9 +307,12 @@ async fn select(cx: &StepCx<'_>, target: &Selector, wanted: &str) -> StepResult 
                 {
                     return Err(f);
                 }
-                // Verify: a page can refuse the change (a handler resetting it, a re-render).
-                let after = script(cx, OPTIONS, &el).await?;
-                if after[i][3].as_bool().unwrap_or(false) {
+                // Verify: a page can refuse the change (a handler resetting it); one that
+                // re-renders the select is read again on the next round.
+                let again = find_displayed(cx, target).await?;
+                if let Ok(after) = script(cx, OPTIONS, &again).await
+                    && after[i][3].as_bool().unwrap_or(false)
+                {
                     return Ok(StepOutput::None);
                 }
                 if Instant::now() >= cx.deadline {
@@ -316,8 +351,9 @@ async fn select(cx: &StepCx<'_>, target: &Selector, wanted: &str) -> StepResult 
 }
 
 /// A checkbox, radio button or ARIA checkbox/switch as `[kind, checked, disabled]`; `kind` is
-/// `checkbox`, `radio`, `aria` or null when it is none of them.
-const CHECK_STATE: &str = "const e = arguments[0]; const t = e.tagName.toLowerCase() === 'input' ? (e.type || '').toLowerCase() : ''; if (t === 'checkbox' || t === 'radio') return [t, e.checked, e.disabled]; const a = e.getAttribute('aria-checked'); if (a !== null) return ['aria', a === 'true', e.getAttribute('aria-disabled') === 'true']; return [null, false, false];";
+/// `checkbox`, `radio`, `aria` or null when it is none of them. A widget wrapping exactly one
+/// checkbox or radio input (Angular Material's `mat-checkbox`, Dojo's) is read through it.
+const CHECK_STATE: &str = "const box = (e) => { const t = e.tagName.toLowerCase() === 'input' ? (e.type || '').toLowerCase() : ''; return (t === 'checkbox' || t === 'radio') ? [t, e.checked, e.disabled] : null; }; const e = arguments[0]; const own = box(e); if (own) return own; const a = e.getAttribute('aria-checked'); if (a !== null) return ['aria', a === 'true', e.getAttribute('aria-disabled') === 'true']; const inner = e.querySelectorAll('input[type=checkbox], input[type=radio]'); if (inner.length === 1) return box(inner[0]); return [null, false, false];";
 
 /// A visible `<label>` of the element, for inputs styled away behind their label.
 const VISIBLE_LABEL: &str = "const ls = arguments[0].labels || []; for (const l of ls) { const r = l.getBoundingClientRect(); if (r.width > 0 && r.height > 0) return l; } return null;";
@@ -331,7 +367,7 @@ async fn check(cx: &StepCx<'_>, target: &Selector, on: bool) -> StepResult {
     let kind = state[0].as_str().map(str::to_string);
     let checked = |s: &serde_json::Value| s[1].as_bool().unwrap_or(false);
     let Some(kind) = kind else {
-        let what = describe_element(cx, &el).await;
+        let (what, _) = describe_element(cx, &el).await;
         return Err(StepFailure::new(
             format!(
                 "`{target}` is a {what}, not a checkbox or radio button (nor has `aria-checked`)"
@@ -390,8 +426,11 @@ async fn check(cx: &StepCx<'_>, target: &Selector, on: bool) -> StepResult {
             };
         }
         if clicked {
-            let now = script(cx, CHECK_STATE, &el).await?;
-            if checked(&now) == on {
+            // Found again: many apps re-render the row a box is in when it changes.
+            let now = find_present(cx, target).await?;
+            if let Ok(state) = script(cx, CHECK_STATE, &now).await
+                && checked(&state) == on
+            {
                 return Ok(StepOutput::None);
             }
         }

@@ -138,16 +138,25 @@ pub async fn driver_failure(driver: &WebDriver, e: WebDriverError) -> StepFailur
 
 /// The first displayed element `sel` matches, polling until the step's deadline.
 pub async fn find_displayed(cx: &StepCx<'_>, sel: &Selector) -> Result<WebElement, StepFailure> {
-    find(cx, sel, true).await
+    find(cx, sel, true).await.map(|(el, _)| el)
 }
 
 /// The first displayed element `sel` matches, else the first in the page (visible or not:
 /// file inputs, hidden checkboxes behind their labels, frames), polling until the deadline.
 pub async fn find_present(cx: &StepCx<'_>, sel: &Selector) -> Result<WebElement, StepFailure> {
+    find(cx, sel, false).await.map(|(el, _)| el)
+}
+
+/// [`find_present`], and whether the element is displayed.
+pub async fn find_any(cx: &StepCx<'_>, sel: &Selector) -> Result<(WebElement, bool), StepFailure> {
     find(cx, sel, false).await
 }
 
-async fn find(cx: &StepCx<'_>, sel: &Selector, displayed: bool) -> Result<WebElement, StepFailure> {
+async fn find(
+    cx: &StepCx<'_>,
+    sel: &Selector,
+    displayed: bool,
+) -> Result<(WebElement, bool), StepFailure> {
     let by = sel.by();
     let mut backoff = Backoff::new();
     let mut seen_hidden = 0usize;
@@ -159,7 +168,7 @@ async fn find(cx: &StepCx<'_>, sel: &Selector, displayed: bool) -> Result<WebEle
                 let first = found.first().cloned();
                 for el in found {
                     match el.is_displayed().await {
-                        Ok(true) => return Ok(el),
+                        Ok(true) => return Ok((el, true)),
                         Ok(false) => seen_hidden += 1,
                         Err(e) => {
                             if let Some(f) = fatal(cx.driver, &e).await {
@@ -169,7 +178,7 @@ async fn find(cx: &StepCx<'_>, sel: &Selector, displayed: bool) -> Result<WebEle
                     }
                 }
                 if let Some(el) = first.filter(|_| !displayed) {
-                    return Ok(el);
+                    return Ok((el, false));
                 }
             }
             Err(e) => {
@@ -211,20 +220,22 @@ pub async fn script(
     }
 }
 
-/// `<div>`, `<input type=email>`: what an element is, for messages.
-pub async fn describe_element(cx: &StepCx<'_>, el: &WebElement) -> String {
+/// What an element is (`<div>`, `<input type=email>`, for messages) and its current value
+/// (empty for elements without one), in one call.
+pub async fn describe_element(cx: &StepCx<'_>, el: &WebElement) -> (String, String) {
     let got = script(
         cx,
-        "const e = arguments[0]; return [e.tagName.toLowerCase(), e.getAttribute('type') || ''];",
+        "const e = arguments[0]; return [e.tagName.toLowerCase(), e.getAttribute('type') || '', typeof e.value === 'string' ? e.value : ''];",
         el,
     )
     .await
     .unwrap_or_default();
     let tag = got[0].as_str().unwrap_or("?");
-    match got[1].as_str().unwrap_or("") {
+    let what = match got[1].as_str().unwrap_or("") {
         "" => format!("<{tag}>"),
         t => format!("<{tag} type={t}>"),
-    }
+    };
+    (what, got[2].as_str().unwrap_or("").to_string())
 }
 
 #[cfg(test)]

@@ -262,7 +262,10 @@ async fn run_steps(
         {
             Ok(r) => r,
             Err(_) => Err(StepFailure::new(
-                format!("the browser did not answer within {}", fmt_dur(budget)),
+                format!(
+                    "the browser did not answer within {}",
+                    fmt_dur(now.elapsed())
+                ),
                 true,
             )),
         };

@@ -113,7 +113,7 @@ pub const MENU: &str = r##"<!doctype html>
 "##;
 
 /// Checkboxes, radio buttons, a disabled box, one that refuses to change, one styled away
-/// behind its label, an ARIA switch, and a summary of what is on.
+/// behind its label, an ARIA switch, a widget wrapping a box, and a summary of what is on.
 pub const FORM: &str = r##"<!doctype html>
 <title>Preferences</title>
 <style>.pretty input { position: absolute; opacity: 0; width: 0; height: 0; }
@@ -126,6 +126,7 @@ pub const FORM: &str = r##"<!doctype html>
   </fieldset>
   <label class="pretty"><input type="checkbox" id="newsletter"><span>Newsletter</span></label>
   <div id="dark" role="switch" aria-checked="false" tabindex="0">Dark mode</div>
+  <span id="gift-widget" class="widget" onclick="if (event.target.id !== 'gift') { const b = document.querySelector('#gift'); b.checked = !b.checked; b.dispatchEvent(new Event('change', { bubbles: true })); }"><input type="checkbox" id="gift"> Gift wrap</span>
   <label><input type="checkbox" id="locked" disabled> Locked</label>
   <label><input type="checkbox" id="refuse"> Cannot be ticked</label>
   <label>Quantity <input type="number" id="qty" value="2"></label>
@@ -138,6 +139,7 @@ pub const FORM: &str = r##"<!doctype html>
     on.push("plan=" + document.querySelector("input[name=plan]:checked").value);
     if (document.querySelector("#newsletter").checked) on.push("newsletter");
     if (document.querySelector("#dark").getAttribute("aria-checked") === "true") on.push("dark");
+    if (document.querySelector("#gift").checked) on.push("gift");
     document.querySelector("#summary").textContent = on.join(" ");
   };
   document.querySelector("#prefs").addEventListener("change", summary);

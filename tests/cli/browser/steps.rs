@@ -126,9 +126,11 @@ steps = [
   {{ check = "#plan-pro" }},
   {{ check = "#newsletter" }},
   {{ check = "#dark" }},
-  {{ expect_text = "#summary", equals = "terms plan=pro newsletter dark" }},
+  {{ check = "#gift-widget" }},
+  {{ expect_text = "#summary", equals = "terms plan=pro newsletter dark gift" }},
   {{ uncheck = "#terms" }},
   {{ uncheck = "#dark" }},
+  {{ uncheck = "#gift-widget" }},
   {{ check = "#plan-pro" }},
   {{ expect_text = "#summary", equals = "plan=pro newsletter" }},
   {{ expect_value = "#qty", matches = "^[0-9]+$" }},
@@ -200,14 +202,14 @@ steps = [
 
 /// One journey per way a step can fail: each fails at that step, naming what the page had.
 const FAILURES: &[(&str, &[&str], &str)] = &[
-    // (item, its steps (the last one fails, within 1s), what the message must say)
+    // (item, its steps (the last one fails, within 2s), what the message must say)
     (
         "double-click-hidden",
         &[
             r##"{ goto = "/todo.html" }"##,
             r##"{ double_click = "#hidden-editor" }"##,
         ],
-        "step 2 double_click `#hidden-editor`: `#hidden-editor` matches 1 element(s) but none became visible within 1s",
+        "step 2 double_click `#hidden-editor`: `#hidden-editor` matches 1 element(s) but none became visible within 2s",
     ),
     (
         "hover-missing",
@@ -215,7 +217,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
             r##"{ goto = "/menu.html" }"##,
             r##"{ hover = "#profile" }"##,
         ],
-        "step 2 hover `#profile`: no element matches `#profile` within 1s",
+        "step 2 hover `#profile`: no element matches `#profile` within 2s",
     ),
     (
         "check-disabled",
@@ -230,7 +232,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
     (
         "check-not-a-box",
         &[r##"{ goto = "/form.html" }"##, r##"{ check = "#qty" }"##],
-        "`#qty` is a <input type=number>, not a checkbox or radio button",
+        "`#qty` is a <input type=number>, not a checkbox or radio button (nor has `aria-checked` or one inside)",
     ),
     (
         "uncheck-radio",
@@ -312,7 +314,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
             r##"{ goto = "/windows.html" }"##,
             r##"{ switch_to_window = 2 }"##,
         ],
-        "no window 2 within 1s: the session has 1 (`Main window`)",
+        "no window 2 within 2s: the session has 1 (`Main window`)",
     ),
     (
         "window-title",
@@ -321,7 +323,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
             r##"{ click = "#open-help" }"##,
             r##"{ switch_to_window = { title = "Support" } }"##,
         ],
-        "no window titled `Support` within 1s: the session has 2 (`Main window`, `Help centre`)",
+        "no window titled `Support` within 2s: the session has 2 (`Main window`, `Help centre`)",
     ),
     (
         "frame-missing",
@@ -329,7 +331,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
             r##"{ goto = "/frames.html" }"##,
             r##"{ within_frame = "#checkout-frame" }"##,
         ],
-        "no element matches `#checkout-frame` within 1s",
+        "no element matches `#checkout-frame` within 2s",
     ),
     (
         "frame-not-a-frame",
@@ -347,7 +349,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
             r##"{ leave_frame = true }"##,
             r##"{ expect_visible = "#card" }"##,
         ],
-        "step 4 expect_visible `#card`: no element matches `#card` within 1s",
+        "step 4 expect_visible `#card`: no element matches `#card` within 2s",
     ),
     (
         "no-dialog",
@@ -355,7 +357,7 @@ const FAILURES: &[(&str, &[&str], &str)] = &[
             r##"{ goto = "/dialogs.html" }"##,
             r##"{ accept_dialog = true }"##,
         ],
-        "step 2 accept_dialog: no dialog opened within 1s",
+        "step 2 accept_dialog: no dialog opened within 2s",
     ),
     (
         "dialog-text",
@@ -437,7 +439,7 @@ fn each_step_fails_naming_what_the_page_had() {
         // make them fail instead.
         let (last, before) = steps.split_last().expect("steps");
         let last = format!(
-            "{}, timeout = \"1s\" }}",
+            "{}, timeout = \"2s\" }}",
             last.trim_end_matches('}').trim_end()
         );
         let all: Vec<&str> = before.iter().copied().chain([last.as_str()]).collect();
