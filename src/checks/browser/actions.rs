@@ -370,7 +370,7 @@ async fn check(cx: &StepCx<'_>, target: &Selector, on: bool) -> StepResult {
         let (what, _) = describe_element(cx, &el).await;
         return Err(StepFailure::new(
             format!(
-                "`{target}` is a {what}, not a checkbox or radio button (nor has `aria-checked`)"
+                "`{target}` is a {what}, not a checkbox or radio button (nor has `aria-checked` or one inside)"
             ),
             false,
         ));

@@ -473,19 +473,23 @@ pub async fn open_session(
     caps: Capabilities,
     timeout: Duration,
 ) -> Result<WebDriver, String> {
-    // The per-request timeout also bounds thirtyfour's blocking clean-up of a dropped session.
-    let builder = WebDriver::builder(url, caps)
-        .request_timeout(timeout.clamp(Duration::from_secs(5), Duration::from_secs(15)));
+    // Steps bound their own calls; this only keeps a request from outliving the session's time.
+    let builder = WebDriver::builder(url, caps).request_timeout(timeout + Duration::from_secs(5));
+    let started = Instant::now();
+    let late = || {
+        format!(
+            "no browser session from {url} within {}",
+            super::page::fmt_dur(started.elapsed())
+        )
+    };
     match tokio::time::timeout(timeout, builder.connect()).await {
         Ok(Ok(d)) => Ok(d),
+        Ok(Err(_)) if started.elapsed() >= timeout => Err(late()),
         Ok(Err(e)) => Err(format!(
             "cannot start a browser session on {url}: {}",
             error_line(&e)
         )),
-        Err(_) => Err(format!(
-            "no browser session from {url} within {}",
-            super::page::fmt_dur(timeout)
-        )),
+        Err(_) => Err(late()),
     }
 }
 

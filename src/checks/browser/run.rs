@@ -251,7 +251,7 @@ async fn run_steps(
         // A hard stop after the step's own deadline, for a driver call that hangs: late enough
         // that a slow (loaded) browser still reports what it saw, early enough to leave the
         // item's time for artifacts.
-        let hard = (cx.deadline + Duration::from_secs(2))
+        let hard = (cx.deadline + Duration::from_secs(5))
             .min(sh.deadline + (sh.capture_by - sh.deadline) / 2)
             .max(cx.deadline + Duration::from_millis(200));
         let mut result = match tokio::time::timeout_at(

@@ -11,7 +11,7 @@ use crate::support::{self, Shop};
 const WAITING_PAGE: &str =
     "<!doctype html><title>Waiting room</title><h2 class=queue>Please wait</h2>";
 
-/// Three sessions at once run out of a 10 s item timeout inside a step that would wait 60 s:
+/// Three sessions at once run out of a 15 s item timeout inside a step that would wait 60 s:
 /// the journey stops itself in time and reports every run (its step and timings) and the
 /// artifacts of the run it names.
 #[test]
@@ -22,7 +22,7 @@ fn a_parallel_journey_out_of_time_stops_itself_with_every_run_and_its_artifacts(
     let run = sb.run(
         &format!(
             r##"[browser.stuck]
-timeout = "10s"
+timeout = "15s"
 repeat = 3
 parallel = 3
 steps = [
@@ -47,7 +47,7 @@ steps = [
     let step = regex::Regex::new(r"step (1 goto|2 wait_for) `").expect("regex");
     assert!(step.is_match(msg), "{msg}");
     assert!(
-        msg.contains("of the item's 10s timeout, leaving time to save artifacts"),
+        msg.contains("of the item's 15s timeout, leaving time to save artifacts"),
         "{msg}"
     );
     // Every run is reported with the step it was in and its timings.
@@ -131,7 +131,7 @@ fn a_journey_that_times_out_fails_and_cleans_up() {
     let run = sb.run(
         &format!(
             r##"[browser.stuck]
-timeout = "4s"
+timeout = "8s"
 steps = [
   {{ goto = "{}/health" }},
   {{ expect_text = "body", contains = "ok" }},
@@ -150,7 +150,7 @@ steps = [
     );
     assert!(
         run.all()
-            .contains("of the item's 4s timeout, leaving time to save artifacts"),
+            .contains("of the item's 8s timeout, leaving time to save artifacts"),
         "{}",
         run.all()
     );
