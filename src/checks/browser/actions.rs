@@ -127,11 +127,7 @@ async fn click(cx: &StepCx<'_>, sel: &Selector, double: bool) -> StepResult {
     loop {
         let el = find_displayed(cx, sel).await?;
         let done = if double {
-            cx.driver
-                .action_chain()
-                .double_click_element(&el)
-                .perform()
-                .await
+            pointer(cx).double_click_element(&el).perform().await
         } else {
             el.click().await
         };
@@ -158,16 +154,18 @@ async fn click(cx: &StepCx<'_>, sel: &Selector, double: bool) -> StepResult {
     }
 }
 
+/// Pointer actions without thirtyfour's default 250 ms pause before each: a user's double
+/// click is two quick clicks, and a pause per move only slows every step.
+fn pointer(cx: &StepCx<'_>) -> thirtyfour::action_chain::ActionChain {
+    cx.driver
+        .action_chain_with_delay(None, Some(std::time::Duration::ZERO))
+}
+
 async fn hover(cx: &StepCx<'_>, sel: &Selector) -> StepResult {
     let mut backoff = Backoff::new();
     loop {
         let el = find_displayed(cx, sel).await?;
-        let moved = cx
-            .driver
-            .action_chain()
-            .move_to_element_center(&el)
-            .perform()
-            .await;
+        let moved = pointer(cx).move_to_element_center(&el).perform().await;
         match moved {
             Ok(()) => return Ok(StepOutput::None),
             Err(e) => {
