@@ -13,7 +13,8 @@ crate::item_config! {
     /// A flag source and the rules its flags must hold.
     #[derive(Clone)]
     pub struct FlagsItem {
-        /// Where the flags come from: `flagd`, `ofrep`, `unleash`, `launchdarkly` or `plain`.
+        /// Where the flags come from: `flagd`, `ofrep`, `unleash`, `launchdarkly`, `posthog`,
+        /// `growthbook`, `flagsmith` or `plain`.
         pub source: toml::Spanned<SourceKind>,
         /// A flag file (relative to the checklist's directory).
         #[serde(default)]
@@ -39,7 +40,8 @@ crate::item_config! {
         /// OFREP: the evaluation context of an ordinary request.
         #[serde(default)]
         pub baseline: Option<IndexMap<String, Value>>,
-        /// OFREP: contexts of listed customers; a value differing from the baseline is targeting.
+        /// OFREP: contexts of listed customers; a value no anonymous twin of the context gets is
+        /// individual targeting.
         #[serde(default)]
         pub contexts: Vec<IndexMap<String, Value>>,
         /// Context attributes that identify one user, customer, account or event.
@@ -55,6 +57,10 @@ crate::item_config! {
         pub experiments: Option<ExperimentsRule>,
         #[serde(default)]
         pub narrow_targeting: Option<NarrowRule>,
+        #[serde(default)]
+        pub group_targeting: Option<NarrowRule>,
+        #[serde(default)]
+        pub broken: Option<NarrowRule>,
         #[serde(default)]
         pub allowlist: Option<AllowlistRule>,
         #[serde(default)]
@@ -74,6 +80,9 @@ pub enum SourceKind {
     Ofrep,
     Unleash,
     Launchdarkly,
+    Posthog,
+    Growthbook,
+    Flagsmith,
     Plain,
 }
 
@@ -84,6 +93,9 @@ impl fmt::Display for SourceKind {
             SourceKind::Ofrep => "ofrep",
             SourceKind::Unleash => "unleash",
             SourceKind::Launchdarkly => "launchdarkly",
+            SourceKind::Posthog => "posthog",
+            SourceKind::Growthbook => "growthbook",
+            SourceKind::Flagsmith => "flagsmith",
             SourceKind::Plain => "plain",
         })
     }
@@ -99,6 +111,8 @@ pub enum AuthScheme {
     ApiKey,
     /// `Authorization: TOKEN` (Unleash, LaunchDarkly)
     Raw,
+    /// `X-Environment-Key: TOKEN` (Flagsmith's server-side environment key)
+    EnvironmentKey,
 }
 
 /// What a broken rule does to the item.
@@ -122,9 +136,14 @@ pub struct ExperimentsRule {
     /// Key patterns that mark a flag experimental (default `^(exp|experiment)[-_.]`).
     #[serde(default)]
     pub patterns: Option<Vec<Pattern>>,
+    /// LaunchDarkly tags that mark a flag experimental (default `experiment`, `experiments`).
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
 }
 
-/// Rule 2: no per-customer targeting on unreleased flags.
+/// Rule 2: no per-customer targeting on unreleased flags (and, as `group_targeting`, no
+/// targeting of a group picked by part of an id); also the `broken` rule: flags the source
+/// cannot evaluate. Only a severity.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NarrowRule {

@@ -9,11 +9,15 @@ mod coderefs;
 mod config;
 mod document;
 pub mod flagd;
+pub mod flagsmith;
+pub mod growthbook;
 mod http;
+mod jsonlogic;
 pub mod launchdarkly;
 mod model;
 pub mod ofrep;
 pub mod plain;
+pub mod posthog;
 mod report;
 mod rules;
 pub mod snapshot;
@@ -93,15 +97,26 @@ impl FlagsItem {
             })
     }
 
+    /// The document format of a source read from a file or one `GET`.
+    fn document(&self) -> Option<&'static document::Document> {
+        Some(match *self.source.get_ref() {
+            SourceKind::Flagd => &flagd::DOCUMENT,
+            SourceKind::Unleash => &unleash::DOCUMENT,
+            SourceKind::Launchdarkly => &launchdarkly::DOCUMENT,
+            SourceKind::Posthog => &posthog::DOCUMENT,
+            SourceKind::Growthbook => &growthbook::DOCUMENT,
+            SourceKind::Flagsmith => &flagsmith::DOCUMENT,
+            SourceKind::Ofrep | SourceKind::Plain => return None,
+        })
+    }
+
     /// Reads the flags from the configured source.
     pub async fn load(&self, cx: &SourceCx<'_>) -> Result<Loaded, SourceError> {
         let settings = self.settings();
-        match *self.source.get_ref() {
-            SourceKind::Flagd => flagd::load(self, cx, &settings).await,
-            SourceKind::Ofrep => ofrep::load(self, cx, &settings).await,
-            SourceKind::Unleash => unleash::load(self, cx, &settings).await,
-            SourceKind::Launchdarkly => launchdarkly::load(self, cx, &settings).await,
-            SourceKind::Plain => plain::load(self, cx, &settings).await,
+        match (self.document(), *self.source.get_ref()) {
+            (Some(doc), _) => doc.load(self, cx, &settings).await,
+            (None, SourceKind::Ofrep) => ofrep::load(self, cx, &settings).await,
+            (None, _) => plain::load(self, cx, &settings).await,
         }
     }
 
@@ -109,12 +124,10 @@ impl FlagsItem {
     fn parse_bytes(&self, path: &Path, bytes: &[u8]) -> Option<Vec<Flag>> {
         let settings = self.settings();
         let text = std::str::from_utf8(bytes).ok()?;
-        match *self.source.get_ref() {
-            SourceKind::Flagd => flagd::parse_text(text, path, &settings).ok(),
-            SourceKind::Unleash => unleash::parse_text(text, path, &settings).ok(),
-            SourceKind::Launchdarkly => launchdarkly::parse_text(text, path, &settings).ok(),
-            SourceKind::Plain => plain::parse_text(self, text, path).ok(),
-            SourceKind::Ofrep => None,
+        match (self.document(), *self.source.get_ref()) {
+            (Some(doc), _) => doc.parse_text(text, path, &settings).ok(),
+            (None, SourceKind::Plain) => plain::parse_text(self, text, path).ok(),
+            (None, _) => None,
         }
     }
 }

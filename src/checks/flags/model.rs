@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::FlagsItem;
+use super::targeting::{Cond, Reach};
 
 /// One flag, whatever the source.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -31,8 +32,12 @@ pub struct Flag {
     pub created_from: Option<String>,
     /// What each path serves while the flag is on.
     pub served: Vec<Served>,
-    /// Targeting on attributes that identify one user/customer/event.
+    /// Targeting on attributes that identify one user/customer/event, or a group of them.
     pub targets: Vec<NarrowTarget>,
+    /// What every request that no targeting singles out gets, when that is one thing.
+    pub everyone_else: Option<Served>,
+    /// Why the flag cannot be evaluated (the source serves it an error), when it cannot.
+    pub broken: Option<String>,
 }
 
 /// One evaluation path and what it serves.
@@ -44,13 +49,15 @@ pub struct Served {
     pub value: Option<Value>,
 }
 
-/// Targeting that picks out individual users/customers/events.
+/// Targeting that picks out individual users/customers/events, or a group of them.
 #[derive(Debug, Clone, Serialize)]
 pub struct NarrowTarget {
-    /// `targetingKey in [cust-4711]`.
+    /// `targetingKey in [cust-4711]`, with every condition AND-ed to it.
     pub condition: String,
     pub variant: Option<String>,
     pub value: Option<Value>,
+    /// [`Reach::Individuals`] or [`Reach::Group`].
+    pub reach: Reach,
 }
 
 impl Flag {
@@ -80,6 +87,58 @@ impl Flag {
                 "off" | "false" | "disabled" | "control"
             )
         })
+    }
+
+    /// Records that `cond` serves `variant`/`value`: a target when the condition is narrow.
+    /// `path` names where in the source it is (`rule 2`); an unreachable condition serves nothing.
+    pub fn serve(
+        &mut self,
+        cond: &Cond,
+        path: &str,
+        variant: Option<String>,
+        value: Option<Value>,
+    ) {
+        if !cond.reachable() {
+            return;
+        }
+        if matches!(cond.reach, Reach::Individuals | Reach::Group) {
+            self.targets.push(NarrowTarget {
+                condition: if path.is_empty() {
+                    cond.text.clone()
+                } else {
+                    format!("{} ({path})", cond.text)
+                },
+                variant: variant.clone(),
+                value: value.clone(),
+                reach: cond.reach,
+            });
+        }
+        self.served.push(Served {
+            path: path.to_string(),
+            variant,
+            value,
+        });
+    }
+
+    /// Whether `t` changes nothing: it serves what everyone else gets anyway.
+    pub fn is_no_op(&self, t: &NarrowTarget) -> bool {
+        let Some(e) = &self.everyone_else else {
+            return false;
+        };
+        match (&t.value, &e.value) {
+            (Some(a), Some(b)) => a == b,
+            _ => t.variant.is_some() && t.variant == e.variant,
+        }
+    }
+
+    /// A flag the source serves an error for.
+    pub fn broken(key: &str, enabled: bool, why: String) -> Flag {
+        Flag {
+            key: key.to_string(),
+            enabled,
+            broken: Some(why),
+            ..Default::default()
+        }
     }
 
     /// Paths that serve something other than "off" while the flag is enabled.
@@ -127,6 +186,9 @@ pub(crate) fn floor_boundary(s: &str, at: usize) -> usize {
 const DEFAULT_ID_ATTRIBUTES: &[&str] = &[
     "targetingKey",
     "key",
+    "id",
+    "identifier",
+    "distinctId",
     "userId",
     "userIds",
     "customerId",
@@ -152,6 +214,8 @@ fn normalise_attr(a: &str) -> String {
 pub struct ParseSettings {
     pub(super) id_attributes: Vec<String>,
     pub(super) released_tags: Vec<String>,
+    /// Tags that mark a flag experimental (LaunchDarkly).
+    pub(super) experiment_tags: Vec<String>,
     pub(super) environment: String,
 }
 
@@ -173,6 +237,14 @@ impl ParseSettings {
         ParseSettings {
             id_attributes: ids,
             released_tags: tags.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            experiment_tags: item
+                .experiments
+                .as_ref()
+                .and_then(|e| e.tags.clone())
+                .unwrap_or_else(|| vec!["experiment".into(), "experiments".into()])
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
             environment: item
                 .environment
                 .as_ref()
@@ -201,6 +273,7 @@ impl ParseSettings {
                 .map(|a| normalise_attr(a))
                 .collect(),
             released_tags: vec!["released".into(), "release".into()],
+            experiment_tags: vec!["experiment".into(), "experiments".into()],
             environment: "production".into(),
         }
     }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use super::targeting::Reach;
 use super::{
     ExperimentsRule, Flag, FlagsItem, Loaded, NarrowTarget, Severity, age, coderefs,
     describe_served, snapshot,
@@ -19,6 +20,8 @@ use super::{
 pub enum Rule {
     Experiments,
     NarrowTargeting,
+    GroupTargeting,
+    Broken,
     Allowlist,
     Drift,
     Age,
@@ -30,6 +33,8 @@ impl fmt::Display for Rule {
         f.write_str(match self {
             Rule::Experiments => "experiments",
             Rule::NarrowTargeting => "narrow-targeting",
+            Rule::GroupTargeting => "group-targeting",
+            Rule::Broken => "broken",
             Rule::Allowlist => "allowlist",
             Rule::Drift => "drift",
             Rule::Age => "age",
@@ -92,6 +97,7 @@ impl FlagsItem {
         let exp = self.experiments.clone().unwrap_or(ExperimentsRule {
             severity: None,
             patterns: None,
+            tags: None,
         });
         let sev = exp.severity.unwrap_or(Severity::Fail);
         if sev != Severity::Off {
@@ -142,16 +148,31 @@ impl FlagsItem {
             );
         }
 
-        // 2. no narrow targeting on unreleased flags
-        let sev = self
-            .narrow_targeting
-            .as_ref()
-            .and_then(|r| r.severity)
-            .unwrap_or(Severity::Fail);
-        if sev != Severity::Off {
+        // 2. no targeting of individuals, or (warn) of a group, on unreleased flags
+        let targeting_rules = [
+            (
+                Rule::NarrowTargeting,
+                Reach::Individuals,
+                self.narrow_targeting.as_ref(),
+                Severity::Fail,
+                "individuals",
+            ),
+            (
+                Rule::GroupTargeting,
+                Reach::Group,
+                self.group_targeting.as_ref(),
+                Severity::Warn,
+                "a group",
+            ),
+        ];
+        for (rule, reach, config, default, whom) in targeting_rules {
+            let sev = config.and_then(|r| r.severity).unwrap_or(default);
+            if sev == Severity::Off {
+                continue;
+            }
             let mut unreleased = 0;
             for f in flags {
-                if f.released || released_keys.contains(f.key.as_str()) {
+                if f.released || released_keys.contains(f.key.as_str()) || f.broken.is_some() {
                     continue;
                 }
                 unreleased += 1;
@@ -161,7 +182,9 @@ impl FlagsItem {
                 let on: Vec<&NarrowTarget> = f
                     .targets
                     .iter()
+                    .filter(|t| t.reach == reach)
                     .filter(|t| !f.is_off(t.variant.as_deref(), t.value.as_ref()))
+                    .filter(|t| !f.is_no_op(t))
                     .collect();
                 if on.is_empty() {
                     continue;
@@ -178,19 +201,45 @@ impl FlagsItem {
                     })
                     .collect();
                 audit.add(
-                    Rule::NarrowTargeting,
+                    rule,
                     sev,
                     &f.key,
                     format!(
-                        "not marked released, yet targeted at individuals: {}",
+                        "not marked released, yet targeted at {whom}: {}",
                         what.join("; ")
                     ),
                 );
             }
             audit.checked.insert(
-                Rule::NarrowTargeting.to_string(),
+                rule.to_string(),
                 format!("{} flags ({unreleased} unreleased)", flags.len()),
             );
+        }
+
+        // flags the source cannot evaluate
+        let sev = self
+            .broken
+            .as_ref()
+            .and_then(|r| r.severity)
+            .unwrap_or(Severity::Fail);
+        if sev != Severity::Off {
+            let mut broken = 0;
+            for f in flags {
+                if let Some(why) = &f.broken {
+                    broken += 1;
+                    audit.add(
+                        Rule::Broken,
+                        sev,
+                        &f.key,
+                        format!("cannot be evaluated: {why}"),
+                    );
+                }
+            }
+            if broken > 0 {
+                audit
+                    .checked
+                    .insert(Rule::Broken.to_string(), format!("{broken} broken"));
+            }
         }
 
         // 3. allowlist

@@ -1,0 +1,1 @@
+//! New flag sources end to end.
