@@ -63,7 +63,7 @@ impl Document {
         };
         let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
         let doc: Value = if yaml {
-            serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?
+            super::yaml::to_json(text).map_err(err)?
         } else {
             serde_json::from_str(text).map_err(|e| err(e.to_string()))?
         };

@@ -23,6 +23,7 @@ mod rules;
 pub mod snapshot;
 mod targeting;
 pub mod unleash;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -537,10 +537,15 @@ fn launchdarkly_with_the_flag_off_passes() {
 
 // ---------------------------------------------------------------- sources that cannot be read
 
-pub(super) fn errored_with(answer: Answer, needle: &str) {
+fn errored_with(answer: Answer, needle: &str) {
+    errored_with_item(answer, needle, unleash_item);
+}
+
+/// `item(base URL)` against a server answering `answer` errors, saying `needle`, showing no secret.
+pub(super) fn errored_with_item(answer: Answer, needle: &str, item: impl Fn(&str) -> String) {
     let server = serve(answer);
     let dir = support::tempdir();
-    let (r, item) = run(dir.path(), &unleash_item(&server.base));
+    let (r, item) = run(dir.path(), &item(&server.base));
     assert_eq!(r.code, 1, "{}", r.all());
     assert_eq!(outcome(&item), "errored", "{item:#}");
     let msg = item["message"].as_str().unwrap();
@@ -712,4 +717,36 @@ allowlist = { flags = ["DARK_MODE"] }
             .is_some_and(|m| !m.contains("DATABASE_URL")),
         "{item:#}"
     );
+}
+
+#[test]
+fn yaml_flag_files_resolve_anchors_and_merge_keys_and_errors_say_where() {
+    let dir = support::tempdir();
+    support::write(
+        dir.path(),
+        "flags.yaml",
+        "common: &common\n  state: ENABLED\n  variants: { on: true, off: false }\nflags:\n  exp-search:\n    <<: *common\n    defaultVariant: on\n    metadata: { type: experiment }\n  dark-mode:\n    <<: *common\n    defaultVariant: off\n",
+    );
+    let checklist = "[flags.y]\nsource = \"flagd\"\nfile = \"flags.yaml\"\n";
+    let (r, item) = run(dir.path(), checklist);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let details = item["details"].as_str().unwrap();
+    assert!(
+        details.contains("exp-search: experimental (metadata `type` = `experiment`) but on"),
+        "{details}"
+    );
+    assert_eq!(
+        item["data"]["flags"], 2,
+        "the `common` anchor is no flag: {item:#}"
+    );
+
+    support::write(
+        dir.path(),
+        "flags.yaml",
+        "flags:\n  a:\n    state: ENABLED\n    state: DISABLED\n",
+    );
+    let (_, item) = run(dir.path(), checklist);
+    assert_eq!(outcome(&item), "errored");
+    let msg = item["message"].as_str().unwrap();
+    assert!(msg.contains("duplicate key `state` at line 4"), "{msg}");
 }
