@@ -14,7 +14,7 @@ crate::item_config! {
     #[derive(Clone)]
     pub struct FlagsItem {
         /// Where the flags come from: `flagd`, `ofrep`, `unleash`, `launchdarkly`, `posthog`,
-        /// `growthbook`, `flagsmith` or `plain`.
+        /// `growthbook`, `flagsmith`, `configcat` or `plain`.
         pub source: toml::Spanned<SourceKind>,
         /// A flag file (relative to the checklist's directory).
         #[serde(default)]
@@ -83,6 +83,7 @@ pub enum SourceKind {
     Posthog,
     Growthbook,
     Flagsmith,
+    Configcat,
     Plain,
 }
 
@@ -96,6 +97,7 @@ impl fmt::Display for SourceKind {
             SourceKind::Posthog => "posthog",
             SourceKind::Growthbook => "growthbook",
             SourceKind::Flagsmith => "flagsmith",
+            SourceKind::Configcat => "configcat",
             SourceKind::Plain => "plain",
         })
     }

@@ -7,6 +7,7 @@
 mod age;
 mod coderefs;
 mod config;
+pub mod configcat;
 mod document;
 pub mod flagd;
 pub mod flagsmith;
@@ -107,6 +108,7 @@ impl FlagsItem {
             SourceKind::Posthog => &posthog::DOCUMENT,
             SourceKind::Growthbook => &growthbook::DOCUMENT,
             SourceKind::Flagsmith => &flagsmith::DOCUMENT,
+            SourceKind::Configcat => &configcat::DOCUMENT,
             SourceKind::Ofrep | SourceKind::Plain => return None,
         })
     }

@@ -1,4 +1,4 @@
-//! PostHog, GrowthBook and Flagsmith end to end: each from a saved file and from a loopback HTTP
+//! PostHog, GrowthBook, Flagsmith and ConfigCat end to end: each from a saved file and from a loopback HTTP
 //! server (the request a real SDK makes, the token in its header and never in a report), with the
 //! same rules as every source; unreadable answers (401, an HTML page, no answer, a document of
 //! another shape) error.
@@ -51,6 +51,16 @@ const SOURCES: &[Source] = &[
         narrow: &["bulk_pricing", "new_invoice"],
         experiments: &[],
         group: &["staff_tools"],
+    },
+    Source {
+        kind: "configcat",
+        fixture: "configcat-config_v6.json",
+        url: |base| format!("{base}/configuration-files/sdk-shop"),
+        request: "GET /configuration-files/sdk-shop/config_v6.json ",
+        header: "authorization: bearer phx-s3cr3t-token",
+        narrow: &["bulkPricing"],
+        experiments: &[],
+        group: &["staffTools"],
     },
 ];
 
