@@ -79,13 +79,7 @@ pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, S
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{}", seg.get("id").unwrap_or(&Value::Null)));
-            let Some(over) = seg
-                .get("feature_states")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|o| feature_name(o) == Some(name))
-            else {
+            let Some(over) = state_of(seg.get("feature_states"), name) else {
                 continue;
             };
             let rules = seg.get("rules").and_then(Value::as_array);
@@ -104,13 +98,7 @@ pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, S
             let Some(who) = identity.get("identifier").and_then(Value::as_str) else {
                 continue;
             };
-            let Some(over) = identity
-                .get("identity_features")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|o| feature_name(o) == Some(name))
-            else {
+            let Some(over) = state_of(identity.get("identity_features"), name) else {
                 continue;
             };
             let cond = Cond::new(format!("identifier == `{who}`"), Reach::Individuals);
@@ -118,11 +106,22 @@ pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, S
                 flag.serve(&cond, "identity override", None, Some(v));
             }
         }
+        // On where some state serves an on value: a flag off in the environment may be on for a
+        // segment (`on_paths` only looks at enabled flags, hence the two steps).
         flag.enabled = true;
         flag.enabled = !flag.on_paths().is_empty();
         out.push(flag);
     }
     Ok(out)
+}
+
+/// The state of feature `name` in a list of feature states.
+fn state_of<'a>(states: Option<&'a Value>, name: &str) -> Option<&'a Value> {
+    states
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|o| feature_name(o) == Some(name))
 }
 
 fn feature_name(fs: &Value) -> Option<&str> {
