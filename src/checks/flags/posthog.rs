@@ -252,4 +252,26 @@ mod tests {
             flags[2].targets
         );
     }
+
+    #[test]
+    fn management_api_flags_linked_to_experiments_are_experiments() {
+        let doc = json!({"results": [
+            {"key": "checkout-test", "active": true, "experiment_set": [42],
+             "filters": {"groups": [{"properties": [], "rollout_percentage": 100}],
+                         "multivariate": {"variants": [{"key": "control", "rollout_percentage": 50},
+                                                       {"key": "test", "rollout_percentage": 50}]}}},
+            {"key": "plain", "active": true, "experiment_set": [], "filters": {"groups": []}}
+        ]});
+        let flags = parse_value(&doc, &ParseSettings::for_tests()).unwrap();
+        assert_eq!(
+            flags[0].experimental.as_deref(),
+            Some("linked to experiment 42")
+        );
+        assert_eq!(
+            flags[0].on_paths().len(),
+            1,
+            "`test` is on, `control` is off"
+        );
+        assert!(flags[1].experimental.is_none() && flags[1].on_paths().is_empty());
+    }
 }
