@@ -314,9 +314,8 @@ async fn run_steps(
 /// of a failed run, taken at once and all done by `capture_by`.
 async fn capture_failure(sh: &Shared<'_>, wd: &WebDriver, run: u32, index: usize) {
     let prefix = format!("run{run}-step{}", index + 1);
-    let until = sh
-        .capture_by
-        .max(Instant::now() + Duration::from_millis(200));
+    let started = Instant::now();
+    let until = sh.capture_by.max(started + Duration::from_millis(200));
     // A dialog left open blocks every capture: note its text, then dismiss it.
     if let Ok(Ok(text)) = tokio::time::timeout_at(until.into(), wd.get_alert_text()).await {
         save(sh, &format!("{prefix}-dialog.txt"), text.as_bytes());
@@ -327,11 +326,26 @@ async fn capture_failure(sh: &Shared<'_>, wd: &WebDriver, run: u32, index: usize
     // Not every driver keeps a console log (geckodriver, some grids): then there is none.
     let log = tokio::time::timeout_at(until.into(), wd.browser_log());
     let (shot, html, log) = futures::join!(shot, html, log);
-    if let Ok(Some(png)) = shot {
-        save(sh, &format!("{prefix}-screenshot.png"), &png);
+    // A failure without its screenshot or page says so: a reader must not take the missing
+    // file for a missing link.
+    let late = || {
+        format!(
+            "the browser did not answer within {}",
+            fmt_dur(until.saturating_duration_since(started))
+        )
+    };
+    match shot {
+        Ok(Ok(png)) => save(sh, &format!("{prefix}-screenshot.png"), &png),
+        Ok(Err(e)) => sh.warn(format!("no screenshot of the failed run {run}: {e}")),
+        Err(_) => sh.warn(format!("no screenshot of the failed run {run}: {}", late())),
     }
-    if let Ok(Ok(html)) = html {
-        save(sh, &format!("{prefix}-page.html"), html.as_bytes());
+    match html {
+        Ok(Ok(html)) => save(sh, &format!("{prefix}-page.html"), html.as_bytes()),
+        Ok(Err(e)) => sh.warn(format!(
+            "no page HTML of the failed run {run}: {}",
+            driver::error_line(&e)
+        )),
+        Err(_) => sh.warn(format!("no page HTML of the failed run {run}: {}", late())),
     }
     if let Ok(Ok(entries)) = log {
         let mut text = String::new();
@@ -351,7 +365,7 @@ const FULL_PAGE_MAX: f64 = 16_384.0;
 
 /// The whole page through the DevTools protocol where the browser is Chromium (Puppeteer's
 /// `fullPage`), else the viewport through WebDriver.
-async fn screenshot(wd: &WebDriver) -> Option<Vec<u8>> {
+async fn screenshot(wd: &WebDriver) -> Result<Vec<u8>, String> {
     let cdp = wd.cdp();
     if let Ok(metrics) = cdp.send_raw("Page.getLayoutMetrics", ()).await {
         let size = metrics
@@ -373,11 +387,13 @@ async fn screenshot(wd: &WebDriver) -> Option<Vec<u8>> {
                 && let Some(data) = shot.get("data").and_then(|d| d.as_str())
                 && let Ok(png) = thirtyfour::support::base64_decode(data)
             {
-                return Some(png);
+                return Ok(png);
             }
         }
     }
-    wd.screenshot_as_png().await.ok()
+    wd.screenshot_as_png()
+        .await
+        .map_err(|e| driver::error_line(&e))
 }
 
 fn save(sh: &Shared<'_>, name: &str, bytes: &[u8]) {
