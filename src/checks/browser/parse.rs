@@ -392,32 +392,27 @@ impl RawStep {
                 target: sel(self.wait_for)?,
                 state: self.state.unwrap_or(WaitState::Visible),
             },
-            "expect_text" => Action::ExpectText {
-                target: sel(self.expect_text)?,
-                want: required_match(
-                    text_match(
-                        self.equals,
-                        self.contains,
-                        self.matches,
-                        ignore_case,
-                        action,
-                    )?,
+            "expect_text" | "expect_value" => {
+                let want = text_match(
+                    self.equals,
+                    self.contains,
+                    self.matches,
+                    ignore_case,
                     action,
-                )?,
-            },
-            "expect_value" => Action::ExpectValue {
-                target: sel(self.expect_value)?,
-                want: required_match(
-                    text_match(
-                        self.equals,
-                        self.contains,
-                        self.matches,
-                        ignore_case,
-                        action,
-                    )?,
-                    action,
-                )?,
-            },
+                )?;
+                let want = required_match(want, action)?;
+                if action == "expect_text" {
+                    Action::ExpectText {
+                        target: sel(self.expect_text)?,
+                        want,
+                    }
+                } else {
+                    Action::ExpectValue {
+                        target: sel(self.expect_value)?,
+                        want,
+                    }
+                }
+            }
             "expect_attribute" => {
                 let name = self.name.ok_or(
                     "`expect_attribute` needs the attribute's `name`, like `name = \"aria-expanded\"`",

@@ -1,12 +1,11 @@
 //! Timeouts and Ctrl-C: a journey stops itself inside its timeout with what it was doing, and
 //! nothing it started (browsers, chromedriver, profiles, Chromium's temp dirs) outlives the run.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use super::sandbox::{Sandbox, artifacts, item, take_turn};
 use super::site::Site;
-use crate::support::{self, Shop};
+use crate::support::Shop;
 
 const WAITING_PAGE: &str =
     "<!doctype html><title>Waiting room</title><h2 class=queue>Please wait</h2>";
@@ -89,11 +88,8 @@ fn ctrl_c_while_sessions_start_leaves_no_browser_or_temp_dir() {
     let _turn = take_turn();
     let site = Site::serve(&[("wait.html", WAITING_PAGE)]);
     let sb = Sandbox::new();
-    support::write(
-        sb.path(),
-        "x.toml",
-        &format!(
-            r##"[browser.starting]
+    let checklist = format!(
+        r##"[browser.starting]
 repeat = 4
 parallel = 4
 steps = [
@@ -101,24 +97,9 @@ steps = [
   {{ wait_for = "#served", timeout = "60s" }},
 ]
 "##,
-            site.base
-        ),
+        site.base
     );
-    let mut child = sb
-        .command(&["run", "x.toml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start preflight");
-    let starting = support::eventually(Duration::from_secs(60), || sb.live_browsers() >= 1);
-    assert!(starting, "no browser started: {:?}", sb.live_processes());
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let exited = support::eventually(Duration::from_secs(20), || {
-        child.try_wait().ok().flatten().is_some()
-    });
-    assert!(exited, "preflight did not stop after Ctrl-C");
+    sb.interrupt_when(&checklist, "a browser started", || sb.live_browsers() >= 1);
     sb.assert_nothing_left();
 }
 
@@ -167,11 +148,8 @@ fn ctrl_c_mid_journey_closes_the_browser_and_deletes_its_profile() {
     let _turn = take_turn();
     let shop = Shop::start(&[], &[]);
     let sb = Sandbox::new();
-    support::write(
-        sb.path(),
-        "x.toml",
-        &format!(
-            r##"[browser.waiting]
+    let checklist = format!(
+        r##"[browser.waiting]
 repeat = 2
 parallel = 2
 steps = [
@@ -179,17 +157,10 @@ steps = [
   {{ wait_for = "#never-appears", timeout = "60s" }},
 ]
 "##,
-            shop.base
-        ),
+        shop.base
     );
-    let mut child = sb
-        .command(&["run", "x.toml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start preflight");
-    // Wait until both sessions have loaded the home page (the shop counts it): both journeys
-    // are then inside their `wait_for` step, with live browsers.
+    // Both sessions have loaded the home page (the shop counts it): both journeys are then
+    // inside their `wait_for` step, with live browsers.
     let home_loads = || {
         let out = Command::new("curl")
             .args(["-s", "--max-time", "2", &format!("{}/metrics", shop.base)])
@@ -203,26 +174,8 @@ steps = [
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let started = support::eventually(Duration::from_secs(60), || home_loads() >= 2);
-    assert!(
-        started,
-        "the journeys did not reach their second step: {:?}",
-        sb.live_processes()
-    );
-    let browsers = sb.live_browsers();
-    assert!(
-        browsers >= 2,
-        "expected live browsers before Ctrl-C: {:?}",
-        sb.live_processes()
-    );
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let exited = support::eventually(Duration::from_secs(20), || {
-        child.try_wait().ok().flatten().is_some()
+    sb.interrupt_when(&checklist, "both journeys in their second step", || {
+        home_loads() >= 2 && sb.live_browsers() >= 2
     });
-    assert!(exited, "preflight did not stop after Ctrl-C");
-    let status = child.wait().expect("wait");
-    assert_ne!(status.code(), Some(0));
     sb.assert_nothing_left();
 }

@@ -2,7 +2,7 @@
 //! preflight started for the browser outlives a run.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{self, Run};
@@ -75,6 +75,28 @@ impl Sandbox {
     }
     pub fn junit(&self) -> String {
         std::fs::read_to_string(self.path().join("report.xml")).expect("junit report")
+    }
+
+    /// Runs `checklist` and sends it Ctrl-C (SIGINT) once `ready` holds; it must then stop,
+    /// failing.
+    pub fn interrupt_when(&self, checklist: &str, what: &str, mut ready: impl FnMut() -> bool) {
+        support::write(self.path(), "x.toml", checklist);
+        let mut child = self
+            .command(&["run", "x.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start preflight");
+        let reached = support::eventually(Duration::from_secs(60), &mut ready);
+        assert!(reached, "never {what}: {:?}", self.live_processes());
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let exited = support::eventually(Duration::from_secs(20), || {
+            child.try_wait().ok().flatten().is_some()
+        });
+        assert!(exited, "preflight did not stop after Ctrl-C");
+        assert_ne!(child.wait().expect("wait").code(), Some(0));
     }
 
     /// Live (non-zombie) processes started in this sandbox, as `pid [state] command`.
