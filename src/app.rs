@@ -226,10 +226,10 @@ async fn run(
             settings.artifacts_dir.display()
         )));
     }
-    handle_dead_runs(settings.leftovers).await;
+    let redactor = Arc::new(checklist.redactor());
+    handle_dead_runs(settings.leftovers, &redactor).await;
 
     let settings = Arc::new(settings);
-    let redactor = Arc::new(checklist.redactor());
     let screen = Arc::new(Screen::new(output.color));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let reporter = tokio::spawn(report::terminal::run(rx, output, screen.clone()));
@@ -275,16 +275,20 @@ async fn run(
         );
         return Ok(code);
     }
-    eprintln!(
-        "gate open: running `{}`",
-        redactor.redact(&deploy.join(" "))
-    );
-    Ok(crate::deploy::run(&deploy, settings.deploy_stop_timeout, &mut interrupts).await)
+    let shown = redactor.redact(&deploy.join(" ")).into_owned();
+    eprintln!("gate open: running `{shown}`");
+    Ok(crate::deploy::run(
+        &deploy,
+        &shown,
+        settings.deploy_stop_timeout,
+        &mut interrupts,
+    )
+    .await)
 }
 
 /// Reports (and unless `--leftovers report`, stops) what runs whose preflight is gone left
 /// behind: processes that would hold ports and files, and temp directories.
-async fn handle_dead_runs(mode: Leftovers) {
+async fn handle_dead_runs(mode: Leftovers, redactor: &Redactor) {
     let dead = crate::leftovers::find_dead_runs();
     for p in &dead.processes {
         let what = match mode {
@@ -293,7 +297,7 @@ async fn handle_dead_runs(mode: Leftovers) {
         };
         eprintln!(
             "leftover: {} of preflight run {}, which is no longer running: {what}",
-            printable(&p.describe()),
+            printable(&redactor.redact(&p.describe())),
             p.run
         );
     }

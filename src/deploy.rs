@@ -8,10 +8,14 @@ use std::time::Duration;
 use crate::exit;
 use crate::signals::Interrupts;
 
-/// Runs `argv` with inherited stdio; returns its exit status (128 + N when a signal ended
-/// it), or 130 when it had to be killed.
-pub async fn run(argv: &[String], stop_timeout: Duration, interrupts: &mut Interrupts) -> i32 {
-    let shown = argv.join(" ");
+/// Runs `argv` (named `shown` in messages: redacted) with inherited stdio; returns its exit
+/// status (128 + N when a signal ended it), or 130 when it had to be killed.
+pub async fn run(
+    argv: &[String],
+    shown: &str,
+    stop_timeout: Duration,
+    interrupts: &mut Interrupts,
+) -> i32 {
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .process_group(0)
@@ -32,7 +36,8 @@ pub async fn run(argv: &[String], stop_timeout: Duration, interrupts: &mut Inter
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {}", crate::process::spawn_error(&argv[0], &e));
+            let first = shown.split(' ').next().unwrap_or_default();
+            eprintln!("error: {}", crate::process::spawn_error(first, &e));
             return exit::FAILED;
         }
     };

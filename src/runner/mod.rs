@@ -184,7 +184,10 @@ impl Runner {
         let left = crate::leftovers::stop_this_run(LEFTOVER_GRACE).await;
         if !left.is_empty() {
             self.emit(Event::LeftBehind {
-                processes: left.iter().map(|p| p.describe()).collect(),
+                processes: left
+                    .iter()
+                    .map(|p| self.redactor.redact(&p.describe()).into_owned())
+                    .collect(),
             });
         }
         let report = RunReport {

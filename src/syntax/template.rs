@@ -406,4 +406,37 @@ mod tests {
             Err(TemplateError::UnsetEnv { .. })
         ));
     }
+
+    #[test]
+    fn forms_quote_for_the_shell_and_encode_for_urls() {
+        let vars: IndexMap<String, String> = [("b".to_string(), "main; it's $HOME".to_string())]
+            .into_iter()
+            .collect();
+        let run = |t: &str| {
+            expand(t, &|n| vars.get(n).cloned(), &|| vars.keys().cloned().collect()).unwrap()
+        };
+        assert_eq!(run("echo ${b:sh}"), r#"echo 'main; it'\''s $HOME'"#);
+        assert_eq!(run("/q?b=${b:url}"), "/q?b=main%3B%20it%27s%20%24HOME");
+        assert_eq!(shell_quote("plain-word_1.2"), "plain-word_1.2");
+        assert_eq!(shell_quote(""), "''");
+        let t = Template::new("x ${previous_tag:sh} ${previous_tag}");
+        assert_eq!(t.expand_runtime(&[("previous_tag", "v1 2")]), "x 'v1 2' v1 2");
+    }
+
+    #[test]
+    fn references_and_url_credentials_are_found() {
+        let refs = references("a ${x} $${y} ${ env:HOME :sh} ${z:url}");
+        let names: Vec<(&str, Form)> = refs.iter().map(|(_, n, f)| (n.as_str(), *f)).collect();
+        assert_eq!(
+            names,
+            [("x", Form::Raw), ("env:HOME", Form::Shell), ("z", Form::Url)]
+        );
+        assert_eq!(
+            url_credentials("GET https://deploy:p%40ss@host/x and http://tok@h"),
+            [
+                ("deploy".to_string(), "p@ss".to_string()),
+                ("tok".to_string(), String::new())
+            ]
+        );
+    }
 }
