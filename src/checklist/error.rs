@@ -74,11 +74,7 @@ impl ChecklistError {
     /// 1-based line and column (in characters) of the error, when it has a place.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         let (text, span) = (self.source_text.as_deref()?, self.span.as_ref()?);
-        let at = span.start.min(text.len());
-        let before = &text[..floor_char_boundary(text, at)];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-        Some((line, col))
+        Some(line_col(text, span.start))
     }
 
     /// The dotted key the error is in, e.g. `http.health.timeout`.
@@ -230,10 +226,16 @@ pub fn shorten(s: &str, max: usize) -> String {
 
 /// `path:line:col` of byte `offset` in `text`.
 pub fn place(path: &std::path::Path, text: &str, offset: usize) -> String {
-    let before = &text[..floor_char_boundary(text, offset)];
+    let (line, col) = line_col(text, offset);
+    format!("{}:{line}:{col}", path.display())
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..floor_char_boundary(text, offset.min(text.len()))];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("{}:{line}:{col}", path.display())
+    (line, col)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

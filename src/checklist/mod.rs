@@ -60,6 +60,8 @@ pub struct ItemDef {
     pub id: String,
     pub kind: &'static str,
     pub name: String,
+    /// 1-based line of the item's table in the checklist (where reports point annotations).
+    pub line: usize,
     pub common: Common,
     pub check: Arc<dyn Check>,
 }
@@ -504,6 +506,9 @@ fn parse_traced(
     // File order across kinds (each kind's table keeps its own order, not the file's).
     raw_items.sort_by_key(|item| item.name.span().start);
     let mut items = Vec::with_capacity(raw_items.len());
+    // Lines are counted on from the previous item (they come in file order): counting from
+    // the start for each would make a long checklist quadratic.
+    let (mut counted_to, mut line) = (0, 1);
     for ReadItem {
         kind,
         name,
@@ -512,11 +517,15 @@ fn parse_traced(
     } in raw_items
     {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
+        let at = name.span().start.min(text.len()).max(counted_to);
+        line += newlines_in(&text.as_bytes()[counted_to..at]);
+        counted_to = at;
         let name = name.into_inner();
         items.push(ItemDef {
             id: format!("{kind}.{name}"),
             kind,
             name,
+            line,
             common,
             check,
         });
@@ -548,6 +557,10 @@ fn parse_traced(
         services,
         items,
     })
+}
+
+fn newlines_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
 }
 
 fn check_name(name: &Spanned<String>) -> Result<(), ChecklistErrorKind> {

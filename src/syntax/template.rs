@@ -413,14 +413,20 @@ mod tests {
             .into_iter()
             .collect();
         let run = |t: &str| {
-            expand(t, &|n| vars.get(n).cloned(), &|| vars.keys().cloned().collect()).unwrap()
+            expand(t, &|n| vars.get(n).cloned(), &|| {
+                vars.keys().cloned().collect()
+            })
+            .unwrap()
         };
         assert_eq!(run("echo ${b:sh}"), r#"echo 'main; it'\''s $HOME'"#);
         assert_eq!(run("/q?b=${b:url}"), "/q?b=main%3B%20it%27s%20%24HOME");
         assert_eq!(shell_quote("plain-word_1.2"), "plain-word_1.2");
         assert_eq!(shell_quote(""), "''");
         let t = Template::new("x ${previous_tag:sh} ${previous_tag}");
-        assert_eq!(t.expand_runtime(&[("previous_tag", "v1 2")]), "x 'v1 2' v1 2");
+        assert_eq!(
+            t.expand_runtime(&[("previous_tag", "v1 2")]),
+            "x 'v1 2' v1 2"
+        );
     }
 
     #[test]
@@ -429,7 +435,11 @@ mod tests {
         let names: Vec<(&str, Form)> = refs.iter().map(|(_, n, f)| (n.as_str(), *f)).collect();
         assert_eq!(
             names,
-            [("x", Form::Raw), ("env:HOME", Form::Shell), ("z", Form::Url)]
+            [
+                ("x", Form::Raw),
+                ("env:HOME", Form::Shell),
+                ("z", Form::Url)
+            ]
         );
         assert_eq!(
             url_credentials("GET https://deploy:p%40ss@host/x and http://tok@h"),

@@ -6,6 +6,7 @@ mod browser;
 mod flags;
 mod foundation;
 mod integrity;
+mod junit;
 mod rollback;
 mod soak;
 mod support;
