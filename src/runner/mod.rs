@@ -150,15 +150,19 @@ impl Runner {
             _ => {
                 let items = self.run_items(&plan, Arc::new(infos), resources.clone(), down_rx);
                 tokio::pin!(items);
-                let mut watching = !services.is_empty();
+                let mut exited = vec![false; services.len()];
                 loop {
+                    let watching = exited.iter().any(|e| !e);
                     tokio::select! {
                         results = &mut items => break results,
-                        (i, how) = service::first_exit(&mut services), if watching => {
-                            watching = false;
+                        (i, how) = service::first_exit(&mut services, &exited), if watching => {
+                            exited[i] = true;
                             let reason = format!("service `{}` {}", services[i].name, how_short(&how));
                             records[i].stopped = Some(how);
-                            let _ = down_tx.send(Some(reason));
+                            // The first service to go is the reason items give.
+                            if down_tx.borrow().is_none() {
+                                let _ = down_tx.send(Some(reason));
+                            }
                         }
                     }
                 }

@@ -291,10 +291,14 @@ pub fn describe_exit(
     format!("{how} at {}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
 }
 
-/// Waits until one of `services` exits on its own; returns its index and how it ended.
-pub async fn first_exit(services: &mut [RunningService]) -> (usize, String) {
+/// Waits until one of `services` (but those marked in `exited`) exits on its own; returns its
+/// index and how it ended.
+pub async fn first_exit(services: &mut [RunningService], exited: &[bool]) -> (usize, String) {
     loop {
         for (i, svc) in services.iter_mut().enumerate() {
+            if exited.get(i).copied().unwrap_or(false) {
+                continue;
+            }
             if let Ok(Some(status)) = svc.group.try_wait() {
                 return (i, describe_exit(status, chrono::Utc::now()));
             }
