@@ -427,12 +427,9 @@ impl ItemTask {
                     r
                 };
             last = tokio::select! {
-                r = &mut run => match r {
-                    Ok(Ok(out)) => out,
-                    Ok(Err(panic)) => CheckOutput::errored(format!("internal error in preflight: {}", panic_message(&*panic))),
-                    Err(_) => CheckOutput::failed(format!(
-                        "did not finish within its timeout of {}", humantime::format_duration(p.timeout))),
-                },
+                // Ctrl-C first: a check that stops on it may finish in the same poll, and its
+                // output is then the partial output of an interrupted item.
+                biased;
                 _ = self.cancel.cancelled() => {
                     // A check that watches `cx.cancel` hands back what it has (a command's
                     // output so far); others are dropped at once.
@@ -450,6 +447,12 @@ impl ItemTask {
                 reason = service_down(down.clone()) => {
                     return stopped(format!("{reason} while this item ran"), Outcome::Errored, None, attempts);
                 }
+                r = &mut run => match r {
+                    Ok(Ok(out)) => out,
+                    Ok(Err(panic)) => CheckOutput::errored(format!("internal error in preflight: {}", panic_message(&*panic))),
+                    Err(_) => CheckOutput::failed(format!(
+                        "did not finish within its timeout of {}", humantime::format_duration(p.timeout))),
+                },
             };
             attempts.push(Attempt {
                 status: last.status,

@@ -506,11 +506,12 @@ fn a_service_that_exits_mid_run_errors_the_items_still_to_finish() {
         "c.toml",
         &format!(
             r#"[service.web]
-run = "python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1.5; exit 7"
+# Listens (so that it gets ready, however slow python starts), then exits on its own.
+run = ["python3", "-c", "import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(2.5); sys.exit(7)"]
 ready = {{ tcp = "127.0.0.1:{port}" }}
 
 [command.long]
-run = "sleep 8"
+run = "sleep 10"
 
 [command.after]
 run = "true"
