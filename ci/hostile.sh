@@ -249,7 +249,7 @@ for i in range(1, 5000): print(f"[command.i{i}]\nrun = \"true\"\nneeds = [\"comm
   local ratio; ratio=$(calc "$l / $v")
   cd - >/dev/null || return
   result "5,000-item needs chain" "$(awk "BEGIN { exit !($ratio < 5) }"; echo $?)" \
-    "validate ${v}s, list ${l}s (list/validate = $ratio; quadratic was ~35)"
+    "validate ${v}s, list ${l}s (list/validate = $ratio; before the fix: 52.7 on a debug build)"
 }
 
 echo "preflight: $PREFLIGHT; load: $(cut -d' ' -f1-3 /proc/loadavg)"
