@@ -70,6 +70,8 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
         Command::List(f) => list(&f.file, &f.vars),
         Command::Run(r) => run(&r, output, None).await,
         Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
+        Command::Merge(args) => Ok(crate::release::merge::run(&args, output).await),
+        Command::Verify(args) => Ok(crate::release::verify::run(&args).await),
         Command::Flags {
             command: FlagsCommand::Snapshot(args),
         } => flags_snapshot(&args).await,
@@ -208,6 +210,7 @@ async fn run(
             });
         }
     }
+    crate::release::prepare(&mut settings, &checklist, args.waivers_file.as_deref())?;
     let plan = plan::plan(&checklist, &settings)?;
     if let Err(e) = std::fs::create_dir_all(&settings.artifacts_dir) {
         return Err(AppError::Other(format!(
@@ -237,6 +240,10 @@ async fn run(
 
     let mut code = report.exit_code();
     if let Err(e) = write_reports(&report, &settings) {
+        eprintln!("error: {e}");
+        code = code.max(exit::FAILED);
+    }
+    if let Err(e) = crate::release::attest::write(&report, &args.attest, &redactor).await {
         eprintln!("error: {e}");
         code = code.max(exit::FAILED);
     }

@@ -14,6 +14,7 @@ pub mod files;
 pub mod plan;
 pub mod process;
 pub mod redact;
+pub mod release;
 pub mod report;
 pub mod runner;
 pub mod settings;

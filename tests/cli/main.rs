@@ -6,6 +6,7 @@ mod browser;
 mod flags;
 mod foundation;
 mod junit;
+mod records;
 mod rollback;
 mod soak;
 mod support;
