@@ -163,6 +163,8 @@ pub struct SigInfo {
     /// `ssh-ed25519`, `rsa-sha2-512`, ...
     pub key_type: String,
     pub namespace: String,
+    /// The public key as an authorized_keys / allowed_signers line writes it (base64).
+    pub public_key: String,
 }
 
 /// Reads the public key and namespace of an SSHSIG blob (PROTOCOL.sshsig: `SSHSIG`, version,
@@ -208,6 +210,7 @@ pub fn parse(sig: &[u8]) -> Result<SigInfo, String> {
         fingerprint: format!("SHA256:{}", STANDARD_NO_PAD.encode(digest.as_ref())),
         key_type,
         namespace,
+        public_key: STANDARD.encode(public_key),
     })
 }
 

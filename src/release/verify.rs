@@ -296,19 +296,32 @@ async fn signed_by(
             .await
             .map_err(Refusal::Usage)?;
         if principals.is_empty() {
+            // find-principals leaves out a listed key that is not valid now.
+            let listed =
+                std::fs::read_to_string(allowed).is_ok_and(|text| text.contains(&info.public_key));
+            let file = allowed.display();
+            let why = if listed {
+                format!(
+                    "whose line in `{file}` does not allow it now (see its `valid-after`/`valid-before`)"
+                )
+            } else {
+                format!("which is not in `{file}`")
+            };
             problems.push(format!(
-                "it is signed by {} ({}), which is not in `{}`",
-                info.fingerprint,
-                info.key_type,
-                allowed.display()
+                "it is signed by {} ({}), {why}",
+                info.fingerprint, info.key_type
             ));
             continue;
         }
         for principal in principals {
             match ssh::verify(allowed, &principal, &sig, &signed).await {
                 Ok(()) => return Ok((principal, info.fingerprint)),
+                Err(e) if e.contains("incorrect signature") => problems.push(format!(
+                    "the signature by {principal} ({}) does not match the content: it was changed after signing",
+                    info.fingerprint
+                )),
                 Err(e) => problems.push(format!(
-                    "the signature by {principal} ({}) does not match the content: it was changed after signing ({e})",
+                    "`ssh-keygen` refuses the signature by {principal} ({}): {e}",
                     info.fingerprint
                 )),
             }

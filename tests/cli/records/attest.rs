@@ -366,3 +366,75 @@ fn outside_a_repository_an_attestation_needs_a_subject() {
         r.all()
     );
 }
+
+#[test]
+fn in_toto_s_own_consumers_read_and_verify_the_attestation() {
+    // securesystemslib's DSSE envelope (its PAE, verified through ssh-keygen) and the in-toto
+    // framework's Statement and test-result protos (ci/attestation-consumers.py).
+    let dir = tempdir();
+    let (r, head) = signed_run(dir.path(), PASSING);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let consume = |file: &str| {
+        Command::new("python3")
+            .arg(crate::support::repo().join("ci/attestation-consumers.py"))
+            .args([file, "allowed_signers", "ci@example.com"])
+            .current_dir(dir.path())
+            .output()
+            .expect("python3")
+    };
+    let out = consume("a.json");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{} (ci/install-deps.sh installs in-toto-attestation and securesystemslib)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("PASSED for {head}: 2 passed, 0 warned, 0 failed")),
+        "{stdout}"
+    );
+    // The same consumers refuse an edited statement.
+    let mut envelope = json(&dir.path().join("a.json"));
+    let mut s = statement(dir.path(), "a.json");
+    s["predicate"]["result"] = "FAILED".into();
+    envelope["payload"] = STANDARD.encode(serde_json::to_vec(&s).unwrap()).into();
+    write(dir.path(), "edited.json", &envelope.to_string());
+    let out = consume("edited.json");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("VerificationError"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn allowed_signers_options_are_honoured_as_ssh_keygen_reads_them() {
+    let dir = tempdir();
+    let (r, head) = signed_run(dir.path(), PASSING);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let line = read(&dir.path().join("allowed_signers"));
+    let key = line.split_once(' ').unwrap().1.split_once(' ').unwrap().1.trim();
+    let with = |text: String| {
+        write(dir.path(), "signers", &text);
+        verify(dir.path(), "a.json", &head, &["--allowed-signers", "signers"])
+    };
+    // Several principals, a pattern, a validity window that holds, namespaces naming preflight.
+    for ok in [
+        format!("release@example.com,ci@example.com {key}\n"),
+        format!("*@example.com namespaces=\"git,preflight\" {key}\n"),
+        format!("ci@example.com valid-after=\"20200101\",valid-before=\"29990101\" {key}\n"),
+    ] {
+        let r = with(ok.clone());
+        assert_eq!(r.code, 0, "{ok}\n{}", r.all());
+    }
+    // A key allowed for git commits only; a key whose validity ended.
+    rejected(
+        &with(format!("ci@example.com namespaces=\"git\" {key}\n")),
+        "key is not permitted for use in signature namespace \"preflight\"",
+    );
+    rejected(
+        &with(format!("ci@example.com valid-before=\"20200101\" {key}\n")),
+        "does not allow it now (see its `valid-after`/`valid-before`)",
+    );
+}
