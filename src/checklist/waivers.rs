@@ -130,8 +130,11 @@ pub fn read_file(path: &Path, checklist: &Checklist) -> Result<Waivers, Checklis
         #[serde(default)]
         waivers: Tables,
     }
+    let at: Arc<Path> = Arc::from(path);
+    let redactor = Arc::new(checklist.redactor());
     let text = std::fs::read_to_string(path).map_err(|e| ChecklistError {
-        path: path.to_path_buf(),
+        path: at.clone(),
+        redactor: redactor.clone(),
         source_text: None,
         span: None,
         kind: ChecklistErrorKind::Read {
@@ -139,8 +142,8 @@ pub fn read_file(path: &Path, checklist: &Checklist) -> Result<Waivers, Checklis
         },
     })?;
     let source: Arc<str> = Arc::from(text.as_str());
-    let file: File = toml::from_str(&text)
-        .map_err(|e| error::from_toml(path.to_path_buf(), source.clone(), &e))?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| error::from_toml(at.clone(), source.clone(), &e))?;
     let items: Vec<&str> = checklist.items.iter().map(|i| i.id.as_str()).collect();
     check(
         file.waivers,
@@ -150,7 +153,8 @@ pub fn read_file(path: &Path, checklist: &Checklist) -> Result<Waivers, Checklis
         &format!("waivers file {}", path.display()),
     )
     .map_err(|(span, kind)| ChecklistError {
-        path: path.to_path_buf(),
+        path: at,
+        redactor,
         source_text: Some(source),
         span: Some(span),
         kind,

@@ -54,6 +54,7 @@ pub async fn run(args: &MergeArgs, output: OutputSettings) -> i32 {
     };
     eprint!("{}", report::terminal::summary_text(&merged, output));
     let mut code = merged.exit_code();
+    let mut problems = Vec::new();
     let base = std::path::absolute(args.junit_base.as_deref().unwrap_or(Path::new(".")))
         .unwrap_or_default();
     let mut outputs: Vec<(&Path, String, &str)> = Vec::new();
@@ -65,15 +66,21 @@ pub async fn run(args: &MergeArgs, output: OutputSettings) -> i32 {
     }
     for (path, text, what) in outputs {
         if let Err(e) = crate::files::write_atomic(path, text.as_bytes()) {
-            eprintln!("error: cannot write {what} `{}`: {e}", path.display());
-            code = code.max(exit::FAILED);
+            problems.push(format!("cannot write {what} `{}`: {e}", path.display()));
         }
     }
     // The shards' reports are redacted already.
     if let Err(e) = super::attest::write(&merged, &args.attest, &Redactor::default()).await {
-        eprintln!("error: {e}");
+        problems.push(e);
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    if problem.is_some() {
         code = code.max(exit::FAILED);
     }
+    eprint!(
+        "{}",
+        report::terminal::verdict(&merged, problem.as_deref(), output.color)
+    );
     code
 }
 

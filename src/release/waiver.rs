@@ -19,24 +19,29 @@ pub fn resolve(waivers: &mut Waivers, checkout: &Checkout, today: NaiveDate) {
 }
 
 fn lapsed(w: &Waiver, checkout: &Checkout, today: NaiveDate) -> Option<String> {
-    let why = who_why(w);
     if w.until < today {
-        return Some(format!("waiver expired on {} ({why})", w.until));
+        return Some(format!("waiver expired on {} ({})", w.until, who_why(w)));
     }
+    // Worded like an acknowledgement given for another commit.
+    let who = match &w.by {
+        Some(by) => format!("the waiver by {by}"),
+        None => "the waiver".to_string(),
+    };
+    let reason = &w.reason;
     if let Some(c) = &w.commit {
         let c = c.to_ascii_lowercase();
         match &checkout.commit {
             Some(head) if head.starts_with(&c) => {}
             Some(head) => {
                 return Some(format!(
-                    "the waiver was given for commit {}, but this is commit {} ({why})",
+                    "{who} was given for commit {}, but this is commit {} ({reason})",
                     super::short(&c),
                     super::short(head)
                 ));
             }
             None => {
                 return Some(format!(
-                    "the waiver was given for commit {}, but the checklist is not in a git repository to check it against ({why})",
+                    "{who} was given for commit {}, but the checklist is not in a git repository to check it against ({reason})",
                     super::short(&c)
                 ));
             }
@@ -53,7 +58,7 @@ fn lapsed(w: &Waiver, checkout: &Checkout, today: NaiveDate) -> Option<String> {
                 tags => format!("HEAD is tagged {}", tags.join(", ")),
             };
             return Some(format!(
-                "the waiver was given for version {v}, but {head} ({why})"
+                "{who} was given for version {v}, but {head} ({reason})"
             ));
         }
     }

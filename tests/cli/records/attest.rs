@@ -414,10 +414,22 @@ fn allowed_signers_options_are_honoured_as_ssh_keygen_reads_them() {
     let (r, head) = signed_run(dir.path(), PASSING);
     assert_eq!(r.code, 0, "{}", r.all());
     let line = read(&dir.path().join("allowed_signers"));
-    let key = line.split_once(' ').unwrap().1.split_once(' ').unwrap().1.trim();
+    let key = line
+        .split_once(' ')
+        .unwrap()
+        .1
+        .split_once(' ')
+        .unwrap()
+        .1
+        .trim();
     let with = |text: String| {
         write(dir.path(), "signers", &text);
-        verify(dir.path(), "a.json", &head, &["--allowed-signers", "signers"])
+        verify(
+            dir.path(),
+            "a.json",
+            &head,
+            &["--allowed-signers", "signers"],
+        )
     };
     // Several principals, a pattern, a validity window that holds, namespaces naming preflight.
     for ok in [

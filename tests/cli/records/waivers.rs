@@ -156,7 +156,7 @@ fn a_waiver_for_another_commit_is_ignored_and_one_for_this_commit_holds() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         r.stderr.contains(&format!(
-            "the waiver was given for commit 0123456789ab, but this is commit {}",
+            "the waiver by alice was given for commit 0123456789ab, but this is commit {}",
             &head[..12]
         )),
         "{}",
@@ -192,7 +192,7 @@ fn a_waiver_for_a_version_holds_only_on_that_tag() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         r.stderr
-            .contains("the waiver was given for version 1.4.2, but HEAD carries no tag"),
+            .contains("the waiver by alice was given for version 1.4.2, but HEAD carries no tag"),
         "{}",
         r.all()
     );
