@@ -29,10 +29,15 @@ pub async fn sign(key: &Path, data: &[u8]) -> Result<Vec<u8>, String> {
     args.extend(["-f".into(), key.display().to_string()]);
     let out = ssh_keygen(&args, data).await?;
     if !out.status.success() {
+        let why = stderr_line(&out.stderr);
+        let hint = if why.contains("passphrase") {
+            " (for a key with a passphrase, load it into ssh-agent and pass its public key)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "`ssh-keygen -Y sign` with `{}` failed: {}",
-            key.display(),
-            stderr_line(&out.stderr)
+            "`ssh-keygen -Y sign` with `{}` failed: {why}{hint}",
+            key.display()
         ));
     }
     dearmor(&String::from_utf8_lossy(&out.stdout))
@@ -122,7 +127,8 @@ fn stderr_line(stderr: &[u8]) -> String {
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && *l != "Signing data on standard input")
+        // Without the banner around ssh's warnings, and its chatter.
+        .filter(|l| !l.is_empty() && !l.starts_with('@') && *l != "Signing data on standard input")
         .collect();
     if lines.is_empty() {
         "no message".into()
