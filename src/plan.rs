@@ -202,8 +202,10 @@ fn this_shard(
     let described: Vec<(&str, &str, Duration)> = keep
         .iter()
         .map(|&i| {
+            // The longest the item can take: every attempt to its timeout.
             let it = &items[i];
-            (it.id.as_str(), it.kind, timeout_of(it, checklist))
+            let attempts = it.common.retries + 1;
+            (it.id.as_str(), it.kind, timeout_of(it, checklist) * attempts)
         })
         .collect();
     let weights = shard::weights(&described, &plan.durations);
