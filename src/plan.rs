@@ -205,7 +205,11 @@ fn this_shard(
             // The longest the item can take: every attempt to its timeout.
             let it = &items[i];
             let attempts = it.common.retries + 1;
-            (it.id.as_str(), it.kind, timeout_of(it, checklist) * attempts)
+            (
+                it.id.as_str(),
+                it.kind,
+                timeout_of(it, checklist) * attempts,
+            )
         })
         .collect();
     let weights = shard::weights(&described, &plan.durations);
