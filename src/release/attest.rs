@@ -314,7 +314,7 @@ pub async fn write(
             (text + "\n", Some(keyid))
         }
     };
-    crate::files::write_atomic(path, text.as_bytes())
+    crate::files::write_report(path, text.as_bytes())
         .map_err(|e| format!("cannot write the attestation `{}`: {e}", path.display()))?;
     let of = match &report.commit {
         Some(c) => format!("commit {}", super::short(c)),

@@ -65,7 +65,7 @@ pub async fn run(args: &MergeArgs, output: OutputSettings) -> i32 {
         outputs.push((path, report::json::render(&merged), "JSON report"));
     }
     for (path, text, what) in outputs {
-        if let Err(e) = crate::files::write_atomic(path, text.as_bytes()) {
+        if let Err(e) = crate::files::write_report(path, text.as_bytes()) {
             problems.push(format!("cannot write {what} `{}`: {e}", path.display()));
         }
     }
