@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::settings::{Ack, Acks, OutputSettings, RunSettings, current_user};
+use crate::release::attest::AttestArgs;
+use crate::release::merge::MergeArgs;
+use crate::release::shard::Shard;
+use crate::release::verify::VerifyArgs;
+use crate::settings::{Ack, Acks, Leftovers, OutputSettings, RunSettings, ShardPlan, current_user};
 
 /// Runs a declarative pre-release checklist and blocks a deploy until every item passes.
 #[derive(Debug, Parser)]
@@ -46,6 +50,12 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Combine the JSON reports of shards (`run --shard K/N`) into one, with the gate verdict of
+    /// the whole; exit 0 only if every blocking item passed in its shard.
+    Merge(MergeArgs),
+    /// Check an attestation (`--attest`) before a deploy: exit 0 only if it is a PASSED result
+    /// for this commit (and checklist), signed by an allowed key when asked.
+    Verify(VerifyArgs),
     /// Feature-flag tools: `snapshot` writes the lock file the `drift` rule compares against.
     Flags {
         #[command(subcommand)]
@@ -117,6 +127,18 @@ pub struct RunArgs {
     /// A TOML file of acknowledgements: `[acks."manual.NAME"] by = "...", note = "..."`.
     #[arg(long = "acks", value_name = "FILE")]
     pub acks_file: Option<PathBuf>,
+    /// A TOML file of waivers: `[waivers."KIND.NAME"] reason = "...", until = 2026-12-01`
+    /// (they win over the checklist's own).
+    #[arg(long = "waivers", value_name = "FILE")]
+    pub waivers_file: Option<PathBuf>,
+    /// Run only part K of N of the items; items joined by `needs` stay in one part.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Balance `--shard` by the item durations in this earlier JSON report (default: by timeouts).
+    #[arg(long, value_name = "REPORT.json", requires = "shard")]
+    pub durations: Option<PathBuf>,
+    #[command(flatten)]
+    pub attest: AttestArgs,
     /// Stop starting items after the first blocking failure.
     #[arg(long)]
     pub fail_fast: bool,
@@ -126,6 +148,19 @@ pub struct RunArgs {
     /// A remote WebDriver (e.g. Selenium Grid) for browser items.
     #[arg(long, value_name = "URL", env = "PREFLIGHT_WEBDRIVER_URL")]
     pub webdriver_url: Option<String>,
+    /// `gate`: after forwarding Ctrl-C/SIGTERM to the deploy command, how long to wait for it
+    /// to stop before its process group is killed.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub deploy_stop_timeout: std::time::Duration,
+    /// Processes left by an earlier run whose preflight is gone (killed): `stop` them (and
+    /// report them), or only `report` them.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Leftovers::Stop)]
+    pub leftovers: Leftovers,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|_| format!("invalid duration `{s}`: expected a number and a unit, like `30s`"))
 }
 
 fn absolute_or_same(path: &Path) -> PathBuf {
@@ -139,6 +174,10 @@ pub enum UsageError {
     BadVar(String),
     #[error("cannot read acks file `{path}`: {message}")]
     AcksFile { path: PathBuf, message: String },
+    #[error("cannot read `--durations {path}`: {message}")]
+    Durations { path: PathBuf, message: String },
+    #[error("`--junit` and `--json` name the same file `{0}`: give each report its own path")]
+    SameReport(PathBuf),
 }
 
 /// Parses `NAME=VALUE` pairs.
@@ -191,7 +230,19 @@ struct AckEntry {
     at: Option<String>,
     #[serde(default)]
     note: Option<String>,
+    /// The commit signed off (a full hash or a prefix of at least 7 characters).
+    #[serde(default)]
+    commit: Option<String>,
+    /// The sign-off holds for every commit.
+    #[serde(default)]
+    any_commit: bool,
+    /// RFC 3339: the sign-off no longer holds after this.
+    #[serde(default)]
+    expires: Option<String>,
 }
+
+/// Clocks of the machines that wrote an ack and that check it may differ this much.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
     let err = |message: String| UsageError::AcksFile {
@@ -205,17 +256,35 @@ pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
         .ok()
         .map(chrono::DateTime::<chrono::Utc>::from);
     let mut acks = Acks::default();
+    let now = chrono::Utc::now();
     for (id, entry) in file.acks {
-        let at = match entry.at {
-            Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+        let time = |key: &str, s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.to_utc())
                 .map_err(|e| {
                     err(format!(
-                        "`at` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)"
+                        "`{key}` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)"
                     ))
-                })?
-                .to_utc(),
-            None => modified.unwrap_or_else(chrono::Utc::now),
+                })
         };
+        let at = match entry.at {
+            Some(s) => time("at", &s)?,
+            None => modified.unwrap_or(now),
+        };
+        if at > now + CLOCK_SKEW {
+            return Err(err(format!(
+                "`at` of `{id}` is in the future ({}): a sign-off cannot be given ahead of time",
+                at.to_rfc3339()
+            )));
+        }
+        let expires = entry.expires.map(|s| time("expires", &s)).transpose()?;
+        if let Some(c) = &entry.commit
+            && (c.len() < 7 || !c.chars().all(|ch| ch.is_ascii_hexdigit()))
+        {
+            return Err(err(format!(
+                "`commit` of `{id}` is `{c}`: expected a commit hash (at least 7 hex digits)"
+            )));
+        }
         let by = entry.by.unwrap_or_else(current_user);
         acks.by_id.insert(
             id,
@@ -224,6 +293,9 @@ pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
                 at,
                 note: entry.note,
                 source: format!("acks file {}", path.display()),
+                commit: entry.commit.map(|c| c.to_ascii_lowercase()),
+                any_commit: entry.any_commit,
+                expires,
             },
         );
     }
@@ -255,8 +327,26 @@ impl RunArgs {
                     at: now,
                     note: None,
                     source: "--ack".into(),
+                    commit: None,
+                    any_commit: true,
+                    expires: None,
                 },
             );
+        }
+        let shard = match self.shard {
+            Some(shard) => Some(ShardPlan {
+                shard,
+                durations: match &self.durations {
+                    Some(path) => read_durations(path)?,
+                    None => Default::default(),
+                },
+            }),
+            None => None,
+        };
+        if let (Some(junit), Some(json)) = (&self.junit, &self.json)
+            && crate::files::same_destination(junit, json)
+        {
+            return Err(UsageError::SameReport(json.clone()));
         }
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         Ok(RunSettings {
@@ -271,10 +361,31 @@ impl RunArgs {
             skip: self.skip.clone(),
             vars: parse_vars(&self.vars)?,
             acks,
+            waivers: Default::default(),
+            checkout: Default::default(),
+            shard,
             fail_fast: self.fail_fast,
             interactive: !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             output,
             webdriver_url: self.webdriver_url.clone(),
+            deploy_stop_timeout: self.deploy_stop_timeout,
+            leftovers: self.leftovers,
         })
     }
+}
+
+/// The duration of each item that ran, from a JSON report.
+fn read_durations(
+    path: &Path,
+) -> Result<std::collections::HashMap<String, std::time::Duration>, UsageError> {
+    let report = crate::report::json::read(path).map_err(|message| UsageError::Durations {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(report
+        .items
+        .into_iter()
+        .filter(|i| i.started_at.is_some())
+        .map(|i| (i.id, i.duration))
+        .collect())
 }

@@ -9,6 +9,7 @@ mod kinds;
 pub mod manual;
 pub mod rollback;
 pub mod soak;
+pub mod tls;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -38,6 +39,13 @@ pub trait Check: Any + Send + Sync + fmt::Debug {
         None
     }
 
+    /// Whether `run` returns promptly with what it has so far (a command's output) once
+    /// `cx.cancel` fires. The runner then keeps that output for the report of the interrupted
+    /// item; other checks are dropped at once.
+    fn stops_on_cancel(&self) -> bool {
+        false
+    }
+
     /// Checks that need the whole checklist (e.g. that a named service exists).
     fn validate(&self, _cx: &ValidateContext<'_>) -> Result<(), ItemError> {
         Ok(())
@@ -57,7 +65,7 @@ pub struct ServiceInfo {
 }
 
 /// Whether a check held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The check held.

@@ -39,9 +39,15 @@ pub fn preflight() -> Command {
 
 /// Runs `preflight ARGS` in `dir` and waits.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_in_env(dir, args, &[])
+}
+
+/// Runs `preflight ARGS` in `dir` with extra environment variables, and waits.
+pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = preflight()
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .output()
         .expect("run preflight");
     Run {
@@ -226,4 +232,28 @@ pub fn json_item<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json:
         .as_array()
         .and_then(|items| items.iter().find(|i| i["id"] == id))
         .unwrap_or_else(|| panic!("no item `{id}` in the report:\n{report:#}"))
+}
+
+/// Makes a CA, a server certificate for localhost/127.0.0.1 and a client certificate.
+pub fn make_certs(d: &Path) {
+    let script = r#"set -e
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=preflight-test-ca 2>/dev/null
+openssl req $ec -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+openssl req $ec -keyout client.key -out client.csr -subj /CN=preflight-client 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
+"#;
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(d)
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
