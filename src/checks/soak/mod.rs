@@ -25,10 +25,10 @@ use toml::Spanned;
 
 use super::http::{HttpUrl, Method};
 use super::{Check, CheckContext, CheckOutput, ValidateContext};
-use crate::syntax::{Dur, ItemErrorKind, OneOrMany, Template};
+use crate::syntax::{ByteSize, Dur, ItemErrorKind, OneOrMany, Template};
 use load::{LoadConfig, Plan, Target};
 use prom::Selector;
-pub use values::{ByteSize, PidSpec};
+pub use values::PidSpec;
 use watch::WatchConfig;
 
 /// Highest arrival rate (requests/s, spike included) a checklist may ask for.
@@ -382,11 +382,6 @@ impl Check for SoakItem {
                 "`min_uptime` needs `memory_headroom` (the memory that must last that long)".into(),
                 None,
             ));
-        }
-        if let Some(h) = self.memory_headroom
-            && h.0 <= 0.0
-        {
-            return Err(invalid("`memory_headroom` must be above 0".into(), None));
         }
         if let Some(u) = self.min_uptime
             && u.get().is_zero()

@@ -20,6 +20,15 @@ fn served(plan: &crate::checks::soak::load::Plan, t: f64) -> f64 {
 /// A 60 s soak at 100 req/s on :8080 of process 1, sampled every 0.25 s; `sample` fills each
 /// sample from its time and the requests served by then.
 fn judge(extra: &str, sample: &dyn Fn(f64, f64, &mut Sample)) -> Findings {
+    judge_taken(extra, &|_| true, sample)
+}
+
+/// [`judge`] with only the samples due at the times `taken` keeps (a sampler that fell behind).
+fn judge_taken(
+    extra: &str,
+    taken: &dyn Fn(f64) -> bool,
+    sample: &dyn Fn(f64, f64, &mut Sample),
+) -> Findings {
     let item: SoakItem = toml::from_str(&format!(
         "rate = 100\nduration = \"60s\"\nrequests = [{{ url = \"http://127.0.0.1:8080/\" }}]\n{extra}"
     ))
@@ -76,6 +85,7 @@ fn judge(extra: &str, sample: &dyn Fn(f64, f64, &mut Sample)) -> Findings {
             sample(t, served(&plan, t), &mut s);
             s
         })
+        .filter(|s| taken(s.t))
         .collect();
     let inp = Inputs {
         item: &item,
@@ -105,16 +115,22 @@ fn stalls(t: f64) -> u64 {
     10 + (t / 3.0) as u64 * 3
 }
 
-#[test]
-fn fds_that_follow_the_loads_connections_pass() {
-    let f = judge("", &|t, _, s| {
+/// Open fds as a healthy app keeps them, or with a file opened every 2 s and never closed.
+fn fds(leak: bool) -> impl Fn(f64, f64, &mut Sample) {
+    move |t, _, s| {
         let inbound = stalls(t);
-        s.fds = Some(30.0 + inbound as f64);
+        let leaked = if leak { (t / 2.0).floor() } else { 0.0 };
+        s.fds = Some(30.0 + leaked + inbound as f64);
         s.sockets = Some(Sockets {
             inbound,
             ..Sockets::default()
         });
-    });
+    }
+}
+
+#[test]
+fn fds_that_follow_the_loads_connections_pass() {
+    let f = judge("", &fds(false));
     let v = verdict(&f, "open fds");
     assert_eq!(v.status, Status::Passed, "{}", v.text);
     assert!(
@@ -127,17 +143,53 @@ fn fds_that_follow_the_loads_connections_pass() {
 
 #[test]
 fn fds_that_grow_with_requests_fail() {
-    let f = judge("", &|t, _, s| {
-        // A file opened every 2 s and never closed, beside the same connections.
-        let inbound = stalls(t);
-        s.fds = Some(30.0 + (t / 2.0).floor() + inbound as f64);
-        s.sockets = Some(Sockets {
-            inbound,
-            ..Sockets::default()
-        });
-    });
-    let v = verdict(&f, "open fds");
+    let v = verdict(&judge("", &fds(true)), "open fds").clone();
     assert_eq!(v.status, Status::Failed, "{}", v.text);
+}
+
+#[test]
+fn a_sampler_that_fell_behind_leaves_fds_and_memory_unjudged_and_the_run_inconclusive() {
+    // One sample every 8 s: 2 in each 15 s steady phase, where 60 were due. The leak is there,
+    // but 2 samples cannot show it: neither a pass nor a failure, but a gap said plainly.
+    for leak in [false, true] {
+        let f = judge_taken("", &|t| (t - 2.0) % 8.0 == 0.0, &fds(leak));
+        assert!(
+            f.verdicts
+                .iter()
+                .all(|v| v.signal != "open fds" && v.signal != "memory"),
+            "{:?}",
+            f.verdicts
+        );
+        for signal in ["open fds", "memory: RSS (VmRSS)"] {
+            assert!(
+                f.errored.iter().any(|e| e.starts_with(&format!(
+                    "{signal}: not enough samples to judge (2 in steady A, 2 in steady B; 3 needed in each): the sampler fell behind"
+                ))),
+                "{:?}",
+                f.errored
+            );
+        }
+        assert!(
+            f.saturated.iter().any(|s| s
+                == "the sampler fell behind: 2 samples in steady A (15.0 s) where 60 were due, one every 0.25 s"),
+            "{:?}",
+            f.saturated
+        );
+    }
+    // With every sample taken, the same series are judged (fds_that_grow_with_requests_fail).
+}
+
+#[test]
+fn steady_phases_shorter_than_three_intervals_say_how_to_fix_the_checklist() {
+    let f = judge("phases = { steady = \"500ms\" }", &fds(false));
+    assert!(
+        f.errored.iter().any(|e| e.contains(
+            "steady A (0.5 s) holds fewer than 3 samples at one every 0.25 s: lengthen `duration` or shorten `watch.interval`"
+        )),
+        "{:?}",
+        f.errored
+    );
+    assert!(f.saturated.is_empty(), "{:?}", f.saturated);
 }
 
 /// prom-client's view of a Node heap: every request promotes `promoted` bytes of garbage to the

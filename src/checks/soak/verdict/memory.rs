@@ -96,9 +96,19 @@ pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) {
         None => troughs_trend(inp, &name, &get),
     };
     let (Some(baseline), Some(trend)) = (baseline, trend) else {
-        f.errored.push(format!(
-            "{name}: too few samples in the steady phases to judge a trend"
-        ));
+        let count = |phase: &str| inp.values_in(inp.idx(phase), &get).len();
+        let (got, need) = if baseline.is_none() {
+            (vec![("baseline", 0)], 1)
+        } else {
+            (
+                vec![
+                    ("steady A", count("steady A")),
+                    ("steady B", count("steady B")),
+                ],
+                3,
+            )
+        };
+        inp.not_enough_samples(f, &format!("memory: {name}"), &got, need, true);
         return;
     };
     judge_trend(inp, f, baseline, trend);
@@ -249,7 +259,7 @@ fn judge_trend(inp: &Inputs<'_>, f: &mut Findings, baseline: f64, trend: Trend) 
         .unwrap_or(rate);
     let per_hour_at = |bytes_per_req: f64| bytes_per_req * prod_rate * 3600.0;
     // The budget per hour: the headroom spread over the uptime it must last, or the limit.
-    let headroom = inp.item.memory_headroom.map(|h| h.0);
+    let headroom = inp.item.memory_headroom.map(|h| h.get() as f64);
     let uptime = inp
         .item
         .min_uptime
@@ -261,7 +271,7 @@ fn judge_trend(inp: &Inputs<'_>, f: &mut Findings, baseline: f64, trend: Trend) 
         None => inp
             .item
             .max_memory_growth
-            .map(|g| g.0)
+            .map(|g| g.get() as f64)
             .unwrap_or((0.1 * baseline).max(64.0 * MIB)),
     };
     // A leak this size would show with its whole interval above zero, given the noise measured.

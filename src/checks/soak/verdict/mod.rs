@@ -113,6 +113,64 @@ impl Inputs<'_> {
     fn steady_rate(&self) -> f64 {
         self.result.steady_rate.unwrap_or_else(|| self.item.rate())
     }
+
+    /// `signal` had fewer than `need` values in one of the phases it is judged on (`got`:
+    /// phase name and values there): never a silent gap nor a guess. When the sampling interval
+    /// would have given enough samples, either the value could not be read in them or the
+    /// sampler fell behind (a starved machine or a slow metrics endpoint: the run is then
+    /// inconclusive); otherwise the phase is too short for the interval. `judged` signals
+    /// (watched on purpose) error the item; others only warn.
+    fn not_enough_samples(
+        &self,
+        f: &mut Findings,
+        signal: &str,
+        got: &[(&str, usize)],
+        need: usize,
+        judged: bool,
+    ) {
+        let interval = self.watch.interval.as_secs_f64();
+        let counts = got
+            .iter()
+            .map(|(p, n)| format!("{n} in {p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let why = match got.iter().find(|(_, n)| *n < need) {
+            None => "too few points for a trend".into(),
+            Some(&(phase, n)) => {
+                let p = self.idx(phase);
+                let len = self.plan.phases[p].len.as_secs_f64();
+                let due = (len / interval).floor() as usize;
+                let taken = self
+                    .samples
+                    .iter()
+                    .filter(|s| self.phase(s) == Some(p))
+                    .count();
+                if due < need {
+                    format!(
+                        "{phase} ({len:.1} s) holds fewer than {need} samples at one every {interval:.2} s: lengthen `duration` or shorten `watch.interval`"
+                    )
+                } else if taken >= need {
+                    format!(
+                        "it could not be read in {} of {taken} samples of {phase}",
+                        taken - n
+                    )
+                } else {
+                    f.saturated.push(format!(
+                        "the sampler fell behind: {taken} samples in {phase} ({len:.1} s) where {due} were due, one every {interval:.2} s"
+                    ));
+                    "the sampler fell behind (a busy machine or a slow metrics endpoint)".into()
+                }
+            }
+        };
+        let msg = format!(
+            "{signal}: not enough samples to judge ({counts}; {need} needed in each): {why}"
+        );
+        if judged {
+            f.errored.push(msg);
+        } else {
+            f.warnings.push(msg);
+        }
+    }
 }
 
 /// Where each sample falls: a phase index, or `None` while the last requests drain.

@@ -265,13 +265,10 @@ pub(super) fn own_fds(s: &Sample) -> Option<f64> {
     }
 }
 
-fn missing(inp: &Inputs<'_>, f: &mut Findings, c: &Countable, phase: &str) {
-    let msg = format!("{}: no samples in the {phase} (cannot judge)", c.name);
-    if c.required || inp.watch.pid.is_some() && c.key == "fds" {
-        f.errored.push(msg);
-    } else {
-        f.warnings.push(msg);
-    }
+/// A resource is judged (its gap errors the item) when the checklist names it or it is the
+/// watched process's fds.
+fn judged(inp: &Inputs<'_>, c: &Countable) -> bool {
+    c.required || inp.watch.pid.is_some() && c.key == "fds"
 }
 
 /// Back to the idle baseline after the cooldown: the level in the last third of the cooldown
@@ -282,16 +279,8 @@ fn returns(inp: &Inputs<'_>, f: &mut Findings, c: &Countable) -> Option<serde_js
     let base = inp.values_in(inp.idx("baseline"), &c.get);
     let cool = inp.values_in(inp.last_phase(), &c.get);
     if base.is_empty() || cool.is_empty() {
-        missing(
-            inp,
-            f,
-            c,
-            if base.is_empty() {
-                "baseline"
-            } else {
-                "cooldown"
-            },
-        );
+        let got = [("baseline", base.len()), ("cooldown", cool.len())];
+        inp.not_enough_samples(f, &c.name, &got, 1, judged(inp, c));
         return None;
     }
     let all: Vec<f64> = inp.samples.iter().filter_map(|s| (c.get)(s)).collect();
@@ -349,7 +338,8 @@ fn plateau(inp: &Inputs<'_>, f: &mut Findings, c: &Countable) -> Option<serde_js
     let a = inp.points_in(inp.idx("steady A"), &c.get);
     let b = inp.points_in(inp.idx("steady B"), &c.get);
     if a.len() < 3 || b.len() < 3 {
-        missing(inp, f, c, "steady phases");
+        let got = [("steady A", a.len()), ("steady B", b.len())];
+        inp.not_enough_samples(f, &c.name, &got, 3, judged(inp, c));
         return None;
     }
     let level = |pts: &[(f64, f64)]| {
