@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checklist::{self, Checklist, ChecklistError, LoadOptions};
 use crate::checks::Prompter;
-use crate::cli::{self, Arguments, Command, FlagsCommand, RunArgs, SnapshotArgs, UsageError};
+use crate::cli::{
+    self, Arguments, Command, FileArgs, FlagsCommand, RunArgs, SnapshotArgs, UsageError,
+};
 use crate::exit;
 use crate::plan::{self, PlanError};
 use crate::redact::Redactor;
@@ -28,6 +30,8 @@ pub enum AppError {
     Plan(#[from] PlanError),
     #[error("{0}")]
     Usage(#[from] UsageError),
+    #[error("{0}")]
+    Rerun(#[from] crate::rerun::RerunError),
     #[error("`--ack {id}` names no manual item{hint}")]
     UnknownAck { id: String, hint: String },
     #[error("{0}")]
@@ -66,8 +70,8 @@ pub fn main() -> i32 {
 
 async fn dispatch(command: Command, output: OutputSettings) -> i32 {
     let result = match command {
-        Command::Validate(f) => validate(&f.file, &f.vars),
-        Command::List(f) => list(&f.file, &f.vars),
+        Command::Validate(f) => validate(&f),
+        Command::List(f) => list(&f),
         Command::Run(r) => run(&r, output, None).await,
         Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
         Command::Flags {
@@ -94,6 +98,7 @@ fn load(
     file: &Path,
     vars: &[(String, String)],
     artifacts: Option<&Path>,
+    profile: Option<&str>,
 ) -> Result<Checklist, AppError> {
     let dir = checklist_dir(file);
     let mut builtins = vec![("checklist_dir".to_string(), dir.display().to_string())];
@@ -104,6 +109,7 @@ fn load(
     let options = LoadOptions {
         builtins,
         overrides: vars.to_vec(),
+        profile: profile.map(str::to_string),
     };
     Ok(checklist::load(file, &options)?)
 }
@@ -118,15 +124,33 @@ fn checklist_dir(file: &Path) -> std::path::PathBuf {
     .unwrap_or_default()
 }
 
-fn validate(file: &Path, vars: &[String]) -> Result<i32, AppError> {
-    let c = load(file, &cli::parse_vars(vars)?, None)?;
+/// `validate`: the checklist with `--profile`, or without a profile and then with each one.
+fn validate(args: &FileArgs) -> Result<i32, AppError> {
+    let (file, vars) = (&args.file, cli::parse_vars(&args.vars)?);
+    let c = load(file, &vars, None, args.profile.as_deref())?;
+    let mut profiles = Vec::new();
+    if args.profile.is_none() {
+        for p in &c.profiles {
+            load(file, &vars, None, Some(p))?;
+            profiles.push(format!("`{p}`"));
+        }
+    }
     let mut kinds: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
     for i in &c.items {
         *kinds.entry(i.kind).or_default() += 1;
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let with = match (&c.profile, profiles.is_empty()) {
+        (Some(p), _) => format!(" with profile `{p}`"),
+        (None, false) => format!(", and with profiles {}", profiles.join(", ")),
+        (None, true) => String::new(),
+    };
+    let included = match c.included.len() {
+        0 => String::new(),
+        n => format!(" from {} files", n + 1),
+    };
     println!(
-        "{}: valid: {} items ({}), {} services",
+        "{}: valid{with}: {} items ({}){included}, {} services",
         file.display(),
         c.items.len(),
         kinds.join(", "),
@@ -135,8 +159,9 @@ fn validate(file: &Path, vars: &[String]) -> Result<i32, AppError> {
     Ok(exit::PASSED)
 }
 
-fn list(file: &Path, vars: &[String]) -> Result<i32, AppError> {
-    let c = load(file, &cli::parse_vars(vars)?, None)?;
+fn list(args: &FileArgs) -> Result<i32, AppError> {
+    let vars = cli::parse_vars(&args.vars)?;
+    let c = load(&args.file, &vars, None, args.profile.as_deref())?;
     let plan = plan::plan(&c, &RunSettings::default())?;
     let mut table = comfy_table::Table::new();
     table
@@ -180,7 +205,38 @@ async fn run(
         &settings.checklist_path,
         &settings.vars,
         Some(&settings.artifacts_dir),
+        settings.profile.as_deref(),
     )?;
+    if let Some(path) = &settings.rerun_report {
+        let rerun = crate::rerun::read(path, &checklist)?;
+        for id in &rerun.gone {
+            eprintln!(
+                "warning: --rerun-failed: `{id}` did not pass last time but is no longer in the checklist"
+            );
+        }
+        if rerun.ids.is_empty() {
+            eprintln!(
+                "--rerun-failed: every item passed in `{}`: nothing to rerun",
+                path.display()
+            );
+            let Some(deploy) = deploy else {
+                return Ok(exit::PASSED);
+            };
+            let redactor = Redactor::new(checklist.secrets.iter().map(|(_, v)| v.clone()));
+            eprintln!(
+                "gate open: running `{}`",
+                redactor.redact(&deploy.join(" "))
+            );
+            return Ok(run_deploy(&deploy, &CancellationToken::new()).await);
+        }
+        eprintln!(
+            "--rerun-failed: {} item(s) did not pass in `{}`: {}",
+            rerun.ids.len(),
+            path.display(),
+            rerun.ids.join(", ")
+        );
+        settings.rerun = Some(rerun.ids);
+    }
     if let Some(path) = &checklist.acks_file {
         // Acks given on the command line win over the checklist's file.
         for (id, ack) in cli::read_acks(path)?.by_id {
@@ -263,7 +319,7 @@ async fn flags_snapshot(args: &SnapshotArgs) -> Result<i32, AppError> {
     let vars = cli::parse_vars(&args.vars)?;
     let mut written = 0;
     for file in &args.files {
-        let list = load(file, &vars, None)?;
+        let list = load(file, &vars, None, None)?;
         let redactor = Redactor::new(list.secrets.iter().map(|(_, v)| v.clone()));
         let dir = checklist_dir(file);
         for item in &list.items {
@@ -351,13 +407,30 @@ fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), Strin
         crate::files::write_atomic(path, xml.as_bytes())
             .map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
     }
+    let json = report::json::render(report);
     if let Some(path) = &settings.json {
-        let json = report::json::render(report);
         crate::files::write_atomic(path, json.as_bytes())
             .map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
     }
+    // What `--rerun-failed` reads by default; not part of the gate, so a failure only warns.
+    let last_run = settings.artifacts_dir.join(crate::rerun::LAST_RUN);
+    if let Err(e) = crate::files::write_atomic(&last_run, json.as_bytes()) {
+        eprintln!("warning: cannot write `{}`: {e}", last_run.display());
+    }
+    if let Some(path) = &settings.html {
+        let dir = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let html = report::html::render(report, &dir);
+        crate::files::write_atomic(path, html.as_bytes())
+            .map_err(|e| format!("cannot write HTML report `{}`: {e}", path.display()))?;
+    }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let md = report::github::step_summary(report);
+        let mut md = report::github::step_summary(report);
+        if let Some(html) = &settings.html {
+            md.push_str(&report::github::html_link(html, |k| std::env::var(k).ok()));
+        }
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

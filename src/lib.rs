@@ -15,6 +15,7 @@ pub mod plan;
 pub mod process;
 pub mod redact;
 pub mod report;
+pub mod rerun;
 pub mod runner;
 pub mod settings;
 pub mod suggest;

@@ -1,6 +1,8 @@
 //! The checklist file: read, expand variables, type-check every item, validate `needs`.
 
+mod compose;
 mod error;
+mod sources;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,6 +15,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
+use toml::de::DeTable;
 
 pub use error::{ChecklistError, ChecklistErrorKind, key_path_at};
 
@@ -31,6 +34,12 @@ pub struct Checklist {
     pub timeout: Option<Duration>,
     /// `[checklist] acks`: sign-offs of manual items kept with the checklist.
     pub acks_file: Option<PathBuf>,
+    /// The `[profile.NAME]` applied (`--profile`).
+    pub profile: Option<String>,
+    /// Every profile the checklist defines.
+    pub profiles: Vec<String>,
+    /// The files `include` brought in, transitively.
+    pub included: Vec<PathBuf>,
     /// Values of vars marked `secret`, by var name.
     pub secrets: Vec<(String, String)>,
     pub services: Vec<ServiceDef>,
@@ -44,7 +53,9 @@ pub struct ItemDef {
     pub id: String,
     pub kind: &'static str,
     pub name: String,
-    /// 1-based line of the item's table in the checklist (where reports point annotations).
+    /// The checklist file the item's table is in (the main file or an included one).
+    pub file: PathBuf,
+    /// 1-based line of the item's table in `file` (where reports point annotations).
     pub line: usize,
     pub common: Common,
     pub check: Arc<dyn Check>,
@@ -115,9 +126,10 @@ enum TopKey {
     Kind(&'static str),
 }
 
-/// `checklist`, `vars`, `service`, then the kinds.
+/// `checklist`, `vars`, `service`, then the kinds. (`include` and `profile` are taken out
+/// before the document is read; they are here for the did-you-mean.)
 static TOP_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    ["checklist", "vars", "service"]
+    ["include", "checklist", "vars", "service", "profile"]
         .into_iter()
         .chain(KINDS.iter().copied())
         .collect()
@@ -234,11 +246,12 @@ struct VarsPass {
     vars: IndexMap<Spanned<String>, Spanned<VarDef>>,
 }
 
-/// Values that exist without a `[vars]` entry, and `--var` overrides.
+/// Values that exist without a `[vars]` entry, `--var` overrides, and the profile to apply.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     pub builtins: Vec<(String, String)>,
     pub overrides: Vec<(String, String)>,
+    pub profile: Option<String>,
 }
 
 /// Reads and validates the checklist at `path`.
@@ -265,19 +278,16 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Checklist, ChecklistEr
     parse(path, &text, options)
 }
 
-/// Parses checklist `text` (named `path` in errors).
+/// Parses checklist `text` (named `path` in errors), with the files it includes.
 pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
-    let source: Arc<str> = Arc::from(text);
-    let err = |span: Option<Range<usize>>, kind| ChecklistError {
-        path: path.to_path_buf(),
-        source_text: Some(source.clone()),
-        span,
-        kind,
-    };
-    let toml_err = |e: toml::de::Error| error::from_toml(path.to_path_buf(), source.clone(), &e);
+    let files = compose::read(path, text)?;
+    let sources = &files.sources;
+    let root = files.compose(options.profile.as_deref())?;
+    let err = |span: Option<Range<usize>>, kind| sources.error(span, kind);
+    let toml_err = |e: toml::de::Error| sources.toml_error(&e);
 
     // Pass 1: the variables, so that pass 2 can expand them inside every string it reads.
-    let pass: VarsPass = toml::from_str(text).map_err(toml_err)?;
+    let pass = VarsPass::deserialize(document(root.clone())).map_err(toml_err)?;
     let mut scope = Scope::default();
     scope.vars.extend(options.builtins.iter().cloned());
     let mut secrets = Vec::new();
@@ -346,7 +356,8 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
 
     // Pass 2: everything, typed, with `${...}` expanded.
     let raw: RawChecklist =
-        template::with_scope(scope, || toml::from_str(text)).map_err(toml_err)?;
+        template::with_scope(scope, || RawChecklist::deserialize(document(root)))
+            .map_err(toml_err)?;
 
     let meta = raw.checklist.as_ref();
     if let Some(jobs) = meta.and_then(|m| m.jobs.as_ref())
@@ -381,8 +392,12 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     }
 
     let mut raw_items = raw.items;
-    // File order across kinds (each kind's table keeps its own order, not the file's).
-    raw_items.sort_by_key(|item| item.name.span().start);
+    // File order across kinds (each kind's table keeps its own order, not the file's), with
+    // included files first.
+    raw_items.sort_by_key(|item| {
+        let at = item.name.span().start;
+        (files.rank(at), at)
+    });
     let mut items = Vec::with_capacity(raw_items.len());
     for ReadItem {
         kind,
@@ -392,12 +407,15 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     } in raw_items
     {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
-        let (line, _) = error::line_col(text, name.span().start);
+        let (file, local) = sources.locate(&name.span());
+        let (line, _) = error::line_col(&file.text, local.start);
+        let file = file.path.clone();
         let name = name.into_inner();
         items.push(ItemDef {
             id: format!("{kind}.{name}"),
             kind,
             name,
+            file,
             line,
             common,
             check,
@@ -422,12 +440,22 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         name,
         description,
         acks_file,
+        profile: options.profile.clone(),
+        profiles: files.profiles(),
+        included: (1..sources.len())
+            .map(|i| sources.file(i).path.clone())
+            .collect(),
         jobs,
         timeout,
         secrets,
         services,
         items,
     })
+}
+
+/// A combined document, ready to be read.
+fn document(root: DeTable<'_>) -> toml::de::Deserializer<'_> {
+    toml::de::Deserializer::from(Spanned::new(0..0, root))
 }
 
 fn check_name(name: &Spanned<String>) -> Result<(), ChecklistErrorKind> {
@@ -651,6 +679,7 @@ mod fuzz {
         let options = super::LoadOptions {
             builtins: vec![],
             overrides: vec![("port".into(), "1".into())],
+            profile: None,
         };
         let (mut ok, mut err) = (0, 0);
         for i in 0..iterations {

@@ -1,6 +1,7 @@
 //! Results of a run and the reporters that render them.
 
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod terminal;
@@ -9,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::Status;
 use crate::exit;
 
 /// How an item ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The check held.
@@ -67,14 +68,26 @@ pub struct Attempt {
     pub duration: Duration,
 }
 
+impl Attempt {
+    /// `passed`, `failed` or `errored`.
+    pub fn status_label(&self) -> &'static str {
+        match self.status {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+        }
+    }
+}
+
 /// The result of one item.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemResult {
     pub id: String,
     pub kind: String,
     pub name: String,
-    /// 1-based line of the item's table in the checklist.
-    #[serde(skip)]
+    /// The checklist file the item's table is in (the main file or an included one).
+    pub file: PathBuf,
+    /// 1-based line of the item's table in `file`.
     pub line: usize,
     pub description: Option<String>,
     pub tags: Vec<String>,
@@ -121,6 +134,8 @@ pub struct ServiceRecord {
 pub struct RunReport {
     pub checklist: String,
     pub path: PathBuf,
+    /// The `[profile.NAME]` the run applied.
+    pub profile: Option<String>,
     pub started_at: DateTime<Utc>,
     #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
     pub duration: Duration,

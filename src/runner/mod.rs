@@ -48,6 +48,7 @@ impl Runner {
         let started = Instant::now();
         self.emit(Event::RunStarted {
             checklist: checklist.name.clone(),
+            profile: checklist.profile.clone(),
             items: plan.items.len(),
             jobs: plan.jobs,
         });
@@ -149,6 +150,7 @@ impl Runner {
         let report = RunReport {
             checklist: checklist.name.clone(),
             path: checklist.path.clone(),
+            profile: checklist.profile.clone(),
             started_at,
             duration: started.elapsed(),
             interrupted: self.cancel.is_cancelled(),
@@ -235,6 +237,7 @@ fn not_run(p: &PlannedItem, outcome: Outcome, message: String) -> ItemResult {
         id: p.def.id.clone(),
         kind: p.def.kind.to_string(),
         name: p.def.name.clone(),
+        file: p.def.file.clone(),
         line: p.def.line,
         description: p.def.common.description.clone(),
         tags: p.def.common.tags.clone(),

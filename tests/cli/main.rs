@@ -3,9 +3,11 @@
 
 mod bad_checklists;
 mod browser;
+mod environments;
 mod flags;
 mod foundation;
 mod junit;
+mod rerun;
 mod rollback;
 mod soak;
 mod support;
