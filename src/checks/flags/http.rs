@@ -43,6 +43,7 @@ pub async fn fetch_json(
             AuthScheme::Bearer => builder.bearer_auth(token),
             AuthScheme::ApiKey => builder.header("X-API-Key", token),
             AuthScheme::Raw => builder.header("Authorization", token),
+            AuthScheme::EnvironmentKey => builder.header("X-Environment-Key", token),
         };
     }
     if let Some(body) = &req.body {
