@@ -109,7 +109,8 @@ fn load(
     let options = LoadOptions {
         builtins,
         overrides: vars.to_vec(),
-        profile: profile.map(str::to_string),
+        // An empty `PREFLIGHT_PROFILE` is no profile.
+        profile: profile.filter(|p| !p.is_empty()).map(str::to_string),
     };
     Ok(checklist::load(file, &options)?)
 }
@@ -129,7 +130,7 @@ fn validate(args: &FileArgs) -> Result<i32, AppError> {
     let (file, vars) = (&args.file, cli::parse_vars(&args.vars)?);
     let c = load(file, &vars, None, args.profile.as_deref())?;
     let mut profiles = Vec::new();
-    if args.profile.is_none() {
+    if c.profile.is_none() {
         for p in &c.profiles {
             load(file, &vars, None, Some(p))?;
             profiles.push(format!("`{p}`"));
@@ -319,7 +320,7 @@ async fn flags_snapshot(args: &SnapshotArgs) -> Result<i32, AppError> {
     let vars = cli::parse_vars(&args.vars)?;
     let mut written = 0;
     for file in &args.files {
-        let list = load(file, &vars, None, None)?;
+        let list = load(file, &vars, None, args.profile.as_deref())?;
         let redactor = Redactor::new(list.secrets.iter().map(|(_, v)| v.clone()));
         let dir = checklist_dir(file);
         for item in &list.items {

@@ -72,6 +72,9 @@ pub struct SnapshotArgs {
     /// Set or override a var: NAME=VALUE (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Apply the checklists' `[profile.NAME]` (the flags source of that environment).
+    #[arg(long, value_name = "NAME", env = "PREFLIGHT_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -284,7 +287,7 @@ impl RunArgs {
             junit_base: absolute_or_same(self.junit_base.as_deref().unwrap_or(Path::new("."))),
             json: self.json.clone(),
             html: self.html.clone(),
-            profile: self.profile.clone().filter(|p| !p.is_empty()),
+            profile: self.profile.clone(),
             rerun_report,
             rerun: None,
             jobs: self.jobs.map(|j| j as usize),

@@ -275,7 +275,9 @@ fn item_html(h: &mut String, report: &RunReport, item: &ItemResult, dir: &Path) 
             .iter()
             .map(|(k, v)| vec![k.clone(), v.clone()])
             .collect();
-        table(h, "Figures", &["name", "value"], &rows);
+        h.push_str("<details class=\"sub\"><summary>Figures</summary>\n");
+        table(h, "", &["name", "value"], &rows);
+        h.push_str("</details>\n");
     }
     if !others.is_empty() {
         h.push_str("<p class=\"artifacts\">Artifacts: ");
@@ -314,7 +316,7 @@ fn figure(h: &mut String, path: &Path, dir: &Path) {
         (Some(bytes), Some(mime)) => {
             let _ = writeln!(
                 h,
-                "<figure><img src=\"data:{mime};base64,{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
+                "<figure><img src=\"data:{mime};base64,{}\" alt=\"{}\" title=\"click to zoom\"><figcaption>{}</figcaption></figure>",
                 base64::engine::general_purpose::STANDARD.encode(&bytes),
                 esc(&name),
                 link(path, dir)
@@ -408,7 +410,11 @@ fn table(h: &mut String, caption: &str, headers: &[&str], rows: &[Vec<String>]) 
     if rows.is_empty() {
         return;
     }
-    let _ = write!(h, "<table><caption>{}</caption><thead><tr>", esc(caption));
+    h.push_str("<div class=\"table\"><table>");
+    if !caption.is_empty() {
+        let _ = write!(h, "<caption>{}</caption>", esc(caption));
+    }
+    h.push_str("<thead><tr>");
     for c in headers {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
@@ -422,11 +428,13 @@ fn table(h: &mut String, caption: &str, headers: &[&str], rows: &[Vec<String>]) 
                 "warn" | "warning" => " class=\"warn\"",
                 _ => "",
             };
-            let _ = write!(h, "<td{class}>{}</td>", esc(c));
+            // Long paths and identifiers may wrap after a `/` or `_`.
+            let text = esc(c).replace('/', "/<wbr>").replace('_', "_<wbr>");
+            let _ = write!(h, "<td{class}>{text}</td>");
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</tbody></table>\n");
+    h.push_str("</tbody></table></div>\n");
 }
 
 /// When each item ran, as bars over the run's duration.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::{self, Run, Shop};
 
 /// The whole purchase: home → sign up → products → cart → express shipping → pay → confirmation.
-fn purchase_steps(base: &str) -> String {
+pub(crate) fn purchase_steps(base: &str) -> String {
     format!(
         r##"steps = [
   {{ goto = "{base}/" }},
@@ -37,12 +37,9 @@ struct Sandbox {
     dir: tempfile::TempDir,
 }
 
-/// Browser tests take turns: each starts several Chromiums, and a 2-core CI machine running
-/// them all at once measures its own overload rather than preflight.
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// Browser tests take turns with every test that starts a browser.
 fn take_turn() -> std::sync::MutexGuard<'static, ()> {
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
+    support::take_browser_turn()
 }
 
 impl Sandbox {

@@ -437,3 +437,58 @@ fn validate_names_every_profile_it_checked() {
         r.stdout
     );
 }
+
+/// `flags snapshot --profile` locks the flags of that environment; an empty
+/// `PREFLIGHT_PROFILE` is no profile.
+#[test]
+fn flags_snapshot_takes_the_profile_and_an_empty_profile_is_none() {
+    let dir = tempdir();
+    let d = dir.path();
+    let fixtures = repo().join("fixtures/flags");
+    std::fs::copy(
+        fixtures.join("featured-released.flagd.json"),
+        d.join("local.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("experiment-fixed.flagd.json"),
+        d.join("prod.json"),
+    )
+    .unwrap();
+    write(
+        d,
+        "x.toml",
+        r#"[flags.shop]
+source = "flagd"
+file = "local.json"
+drift = { lock = "shop.lock.json" }
+
+[profile.production]
+flags.shop = { file = "prod.json", drift = { lock = "shop.production.lock.json" } }
+"#,
+    );
+    let snap = run_in(
+        d,
+        &["flags", "snapshot", "x.toml", "--profile", "production"],
+    );
+    assert_eq!(snap.code, 0, "{}", snap.all());
+    assert!(
+        snap.stdout.contains("shop.production.lock.json (4 flags"),
+        "{}",
+        snap.all()
+    );
+    assert!(!d.join("shop.lock.json").exists());
+
+    let out = preflight()
+        .args(["validate", "x.toml"])
+        .env("PREFLIGHT_PROFILE", "")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("x.toml: valid, and with profiles `production`: 1 items"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,6 +6,7 @@ mod browser;
 mod environments;
 mod flags;
 mod foundation;
+mod html;
 mod junit;
 mod rerun;
 mod rollback;

@@ -8,6 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// Tests that start browsers take turns: each starts Chromium, and a 2-core CI machine running
+/// them all at once measures its own overload rather than preflight.
+static BROWSER_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn take_browser_turn() -> std::sync::MutexGuard<'static, ()> {
+    BROWSER_TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The output of one `preflight` run.
 #[derive(Debug)]
 pub struct Run {
@@ -39,11 +47,12 @@ pub fn preflight() -> Command {
 
 /// Runs `preflight ARGS` in `dir` and waits.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let out = preflight()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run preflight");
+    run(preflight().args(args).current_dir(dir))
+}
+
+/// Runs a prepared `preflight` command and waits.
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("run preflight");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -13,7 +13,10 @@
       el.hidden = !shown[el.getAttribute("data-outcome")] || !hit;
     });
     groups.forEach(function (g) {
-      g.hidden = !g.querySelector("details.item:not([hidden])");
+      var all = g.querySelectorAll("details.item").length;
+      var shown = g.querySelectorAll("details.item:not([hidden])").length;
+      g.hidden = shown === 0;
+      g.querySelector("h2 .n").textContent = shown === all ? String(all) : shown + " of " + all;
     });
   }
   boxes.forEach(function (b) { b.addEventListener("change", apply); });
@@ -30,6 +33,10 @@
     if (el && el.tagName === "DETAILS") { el.hidden = false; el.open = true; }
   }
   window.addEventListener("hashchange", openTarget);
+  // Images show small; a click shows one at full width.
+  Array.prototype.forEach.call(document.querySelectorAll("figure img"), function (img) {
+    img.addEventListener("click", function () { img.classList.toggle("zoom"); });
+  });
   openTarget();
   apply();
 })();
