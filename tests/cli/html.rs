@@ -310,6 +310,21 @@ watch = {{ metrics = "${{base}}/metrics", pid = {} }}
         assert!(!html.contains(" src=\"http") && !html.contains(" href=\"http"));
     }
     assert!(failing_html.contains("using token [REDACTED]"));
+    // Valid HTML for the W3C's checker.
+    let vnu = repo().join("ci/.npm/node_modules/vnu-jar/build/dist/vnu.jar");
+    let out = Command::new("java")
+        .arg("-jar")
+        .arg(&vnu)
+        .arg("--errors-only")
+        .args([p.join("out/report.html"), f.join("out/report.html")])
+        .output()
+        .expect("java (ci/install-deps.sh installs Java and the Nu Html Checker)");
+    assert!(
+        out.status.success(),
+        "{} finds errors:\n{}",
+        vnu.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -402,6 +417,8 @@ watch = {{ metrics = "${{base}}/metrics", pid = {} }}
         )
         .await;
         assert_eq!(shown, serde_json::json!(["item-http.products-api"]));
+        let count = wd.find(By::Css("#group-passed h2 .n")).await.unwrap().text().await.unwrap();
+        assert_eq!(count, "1 of 2");
         page_screenshot(&wd, "failing-filtered.png").await;
 
         wd.quit().await.unwrap();
