@@ -330,6 +330,7 @@ fn a_profile_replaces_vars_and_item_keys_and_every_report_records_it() {
         "{}",
         read(&d.join("r.xml"))
     );
+    assert_valid_junit(&d.join("r.xml"));
     assert!(
         read(&summary).contains("## preflight: shop (profile `production`)"),
         "{}",
