@@ -15,7 +15,7 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::{self, ChecklistError, ChecklistErrorKind, PROFILE_KEYS, UnknownOverride};
+use super::error::{self, ChecklistError, ChecklistErrorKind, PROFILE_KEYS, ProfileTarget};
 use super::sources::Sources;
 use crate::checks::KINDS;
 
@@ -59,8 +59,9 @@ impl Files {
             let f = self.sources.file(index);
             (f.path.clone(), f.text.clone())
         };
-        let table = DeTable::parse(&text)
-            .map_err(|e| error::from_toml(path.clone(), text.clone(), e.message(), e.span()))?;
+        let table = DeTable::parse(&text).map_err(|e| {
+            error::from_toml(path.as_path().into(), text.clone(), e.message(), e.span())
+        })?;
         let dir = path.parent().unwrap_or(Path::new(""));
         for (name, span) in includes(table.get_ref()).map_err(|span| {
             self.sources.error(
@@ -312,7 +313,7 @@ fn apply<'s>(
                     let what = format!("{s}.{k}");
                     return Err(sources.error(
                         Some(key.span()),
-                        ChecklistErrorKind::UnknownOverride(Box::new(UnknownOverride {
+                        ChecklistErrorKind::UnknownProfileTarget(Box::new(ProfileTarget {
                             suggestion: crate::suggest::closest(
                                 &what,
                                 names.iter().map(String::as_str),

@@ -63,8 +63,14 @@ impl Sources {
     /// `file:line:col` of a shared-space offset.
     pub fn position(&self, offset: usize) -> String {
         let (file, span) = self.locate(&(offset..offset));
-        let (line, col) = error::line_col(&file.text, span.start);
-        format!("{}:{line}:{col}", file.path.display())
+        error::place(&file.path, &file.text, span.start)
+    }
+
+    /// The shared-space offset of the first place `needle` is written, in any file.
+    pub fn find(&self, needle: &str) -> Option<usize> {
+        self.files
+            .iter()
+            .find_map(|f| f.text.find(needle).map(|at| f.start + at))
     }
 
     /// An error at a shared-space span (in the main file when it has no place).
@@ -77,10 +83,11 @@ impl Sources {
             None => (&self.files[0], None),
         };
         ChecklistError {
-            path: file.path.clone(),
+            path: file.path.as_path().into(),
             source_text: Some(file.text.clone()),
             span,
             kind,
+            redactor: Default::default(),
         }
     }
 
@@ -93,6 +100,11 @@ impl Sources {
             }
             None => (&self.files[0], None),
         };
-        error::from_toml(file.path.clone(), file.text.clone(), e.message(), span)
+        error::from_toml(
+            file.path.as_path().into(),
+            file.text.clone(),
+            e.message(),
+            span,
+        )
     }
 }

@@ -120,6 +120,32 @@ fn errors_point_into_the_included_file() {
     let r = run_in(dir.path(), &["validate", "main.toml"]);
     assert_eq!(r.code, 2, "{}", r.all());
     insta::assert_snapshot!("include_unknown_need", r.stderr);
+
+    // Warnings too, once, also when `validate` reads the checklist again with each profile.
+    three_files(dir.path());
+    write(
+        dir.path(),
+        "shared/more.toml",
+        "[vars]\npin = { value = \"1234\", secret = true }\n\n[command.more]\nrun = \"true\"\n",
+    );
+    let mut main = read(&dir.path().join("main.toml"));
+    main.push_str("\n[profile.ci.vars]\nwho = \"ci\"\n");
+    write(dir.path(), "main.toml", &main);
+    let r = run_in(dir.path(), &["validate", "main.toml"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.stderr
+            .matches("warning: secret var `pin` is only 4 characters")
+            .count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("  --> shared/more.toml:2:7\n"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod environments;
 mod flags;
 mod foundation;
 mod html;
+mod integrity;
 mod junit;
 mod rerun;
 mod rollback;

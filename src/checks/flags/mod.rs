@@ -165,6 +165,7 @@ impl Check for FlagsItem {
             }
             _ => {}
         }
+        self.tls().check().map_err(invalid)?;
         if kind != SourceKind::Ofrep && (self.baseline.is_some() || !self.contexts.is_empty()) {
             return Err(invalid(format!(
                 "`baseline` and `contexts` are for source `ofrep`, not `{kind}`"
@@ -180,9 +181,10 @@ impl Check for FlagsItem {
 
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
         Box::pin(async move {
-            let client = match http::client(cx.timeout) {
+            let tls = self.tls();
+            let client = match http::client(cx.timeout, &tls, cx.base_dir()) {
                 Ok(c) => c,
-                Err(e) => return CheckOutput::errored(format!("cannot build an HTTP client: {e}")),
+                Err(e) => return CheckOutput::errored(e),
             };
             let scx = SourceCx {
                 base_dir: cx.base_dir(),
@@ -205,6 +207,12 @@ impl Check for FlagsItem {
             };
             let mut out = report(&loaded, &audit);
             out.artifacts = artifacts;
+            if self.url.is_some()
+                && let Some(w) = tls.warning()
+            {
+                out.warnings.push(w);
+                out = out.with_property("tls", "insecure");
+            }
             out
         })
     }

@@ -174,3 +174,57 @@ fn new_sources_error_on_answers_they_cannot_read() {
         errored_with_item(Answer::Hang, "no answer within 2s", item);
     }
 }
+
+/// A flag file served over HTTPS by a real TLS server (`openssl s_server -WWW`) with a
+/// certificate from a private CA: read with `ca`, refused without it (with the reason in
+/// words), read with `insecure = true` and a warning that says so.
+#[test]
+fn an_https_source_is_read_with_its_ca_and_refused_without() {
+    let dir = support::tempdir();
+    let d = dir.path();
+    support::make_certs(d);
+    copy(d, &[("experiment-fixed.flagd.json", "flags.json")]);
+    let port = support::free_port();
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-WWW",
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
+        ])
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl (apt-get install openssl)");
+    assert!(support::eventually(
+        std::time::Duration::from_secs(10),
+        || { std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() }
+    ));
+    let item = |tls: &str| {
+        format!(
+            "[flags.released]\nsource = \"flagd\"\nurl = \"https://localhost:{port}/flags.json\"\n{tls}\n"
+        )
+    };
+    let (r, trusted) = run(d, &item("ca = \"ca.pem\""));
+    let (_, untrusted) = run(d, &item(""));
+    let (_, insecure) = run(d, &item("insecure = true"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(outcome(&trusted), "passed", "{}", r.all());
+    assert_eq!(outcome(&untrusted), "errored", "{untrusted}");
+    let message = untrusted["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not signed by a trusted certificate authority"),
+        "{message}"
+    );
+    assert_eq!(outcome(&insecure), "passed", "{insecure}");
+    assert!(
+        insecure["warnings"].to_string().contains("insecure = true"),
+        "{insecure}"
+    );
+}
