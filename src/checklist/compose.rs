@@ -115,23 +115,12 @@ impl Files {
         self.order.iter().position(|&i| i == index).unwrap_or(0)
     }
 
-    /// The names of the profiles the main file defines.
-    pub fn profiles(&self) -> Vec<String> {
-        let text = &self.sources.file(0).text;
-        DeTable::parse(text)
-            .ok()
-            .and_then(|t| {
-                t.get_ref().get("profile").and_then(|p| match p.get_ref() {
-                    DeValue::Table(t) => Some(t.keys().map(|k| k.get_ref().to_string()).collect()),
-                    _ => None,
-                })
-            })
-            .unwrap_or_default()
-    }
-
     /// The whole checklist as one document, with `profile`'s overrides applied (every other
-    /// profile is checked, not applied).
-    pub fn compose(&self, profile: Option<&str>) -> Result<DeTable<'_>, ChecklistError> {
+    /// profile is checked, not applied), and the names of the profiles.
+    pub fn compose(
+        &self,
+        profile: Option<&str>,
+    ) -> Result<(DeTable<'_>, Vec<String>), ChecklistError> {
         let sources = &self.sources;
         let mut root = DeTable::new();
         let mut profiles = None;
@@ -158,7 +147,7 @@ impl Files {
         let Some((key, profiles)) = profiles else {
             return match profile {
                 Some(name) => Err(sources.error(None, unknown_profile(name, &[]))),
-                None => Ok(root),
+                None => Ok((root, Vec::new())),
             };
         };
         let DeValue::Table(profiles) = profiles.into_inner() else {
@@ -170,14 +159,13 @@ impl Files {
         {
             return Err(sources.error(None, unknown_profile(name, &names)));
         }
-        for (name, overrides) in profiles {
-            if Some(name.get_ref().as_ref()) == profile {
-                apply(&mut root, &name, overrides, sources)?;
-            } else {
-                apply(&mut root.clone(), &name, overrides, sources)?;
-            }
+        for (name, overrides) in &profiles {
+            check(&root, name.get_ref(), overrides, sources)?;
         }
-        Ok(root)
+        if let Some(overrides) = profile.and_then(|name| profiles.get(name)) {
+            apply(&mut root, overrides.clone());
+        }
+        Ok((root, names))
     }
 }
 
@@ -254,83 +242,99 @@ fn duplicate(
     )
 }
 
-/// Applies profile `name`'s `overrides` to `root`.
-fn apply<'s>(
-    root: &mut DeTable<'s>,
-    name: &Spanned<Cow<'s, str>>,
-    overrides: Spanned<DeValue<'s>>,
+/// Checks profile `name`'s `overrides` against `root` without applying them: each section is
+/// one a profile may hold, and each item or service it gives keys to exists.
+fn check(
+    root: &DeTable<'_>,
+    name: &str,
+    overrides: &Spanned<DeValue<'_>>,
     sources: &Sources,
 ) -> Result<(), ChecklistError> {
-    let profile = name.get_ref().to_string();
-    let span = overrides.span();
-    let DeValue::Table(overrides) = overrides.into_inner() else {
-        return Err(sources.error(Some(span), ChecklistErrorKind::ProfileNotTable));
+    let not_table = |span| sources.error(Some(span), ChecklistErrorKind::ProfileNotTable);
+    let DeValue::Table(overrides) = overrides.get_ref() else {
+        return Err(not_table(overrides.span()));
     };
     for (section, value) in overrides {
         let s = section.get_ref().as_ref();
-        let is_items = s == "service" || KINDS.contains(&s);
         if !PROFILE_KEYS.contains(&s) {
             return Err(sources.error(
                 Some(section.span()),
                 ChecklistErrorKind::ProfileKey {
-                    profile,
+                    profile: name.to_string(),
                     key: s.to_string(),
                 },
             ));
         }
-        let value_span = value.span();
-        let DeValue::Table(entries) = value.into_inner() else {
-            return Err(sources.error(Some(value_span), ChecklistErrorKind::ProfileNotTable));
+        let DeValue::Table(entries) = value.get_ref() else {
+            return Err(not_table(value.span()));
         };
-        if root.get(s).is_none() {
-            root.insert(
-                section.clone(),
-                Spanned::new(value_span, DeValue::Table(DeTable::new())),
-            );
+        if s != "service" && !KINDS.contains(&s) {
+            continue;
         }
-        let Some(DeValue::Table(base)) = root.get_mut(s).map(Spanned::get_mut) else {
-            return Err(sources.error(Some(section.span()), ChecklistErrorKind::ProfileNotTable));
+        let tables: Vec<&str> = match root.get(s).map(Spanned::get_ref) {
+            Some(DeValue::Table(base)) => base
+                .iter()
+                .filter(|(_, v)| matches!(v.get_ref(), DeValue::Table(_)))
+                .map(|(n, _)| n.get_ref().as_ref())
+                .collect(),
+            _ => Vec::new(),
         };
         for (key, value) in entries {
             let k = key.get_ref().as_ref();
-            let new_table = matches!(value.get_ref(), DeValue::Table(_));
-            match (base.get_mut(k).map(Spanned::get_mut), new_table) {
-                // An item or a service: its keys are replaced one by one.
-                (Some(DeValue::Table(target)), true) if is_items => {
-                    let DeValue::Table(keys) = value.into_inner() else {
-                        unreachable!("matched a table above")
-                    };
+            // A table names an item or service (a kind's setting that is absent may be set).
+            if !matches!(value.get_ref(), DeValue::Table(_)) || tables.contains(&k) {
+                continue;
+            }
+            let names: Vec<String> = tables.iter().map(|n| format!("{s}.{n}")).collect();
+            let what = format!("{s}.{k}");
+            return Err(sources.error(
+                Some(key.span()),
+                ChecklistErrorKind::UnknownProfileTarget(Box::new(ProfileTarget {
+                    suggestion: crate::suggest::closest(&what, names.iter().map(String::as_str)),
+                    profile: name.to_string(),
+                    what,
+                })),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Applies a profile's `overrides` ([`check`]ed) to `root`: the keys of an item or service
+/// are replaced one by one; vars, `[checklist]` keys and a kind's settings whole.
+fn apply<'s>(root: &mut DeTable<'s>, overrides: Spanned<DeValue<'s>>) {
+    let DeValue::Table(overrides) = overrides.into_inner() else {
+        return;
+    };
+    for (section, value) in overrides {
+        let s = section.get_ref().to_string();
+        let is_items = s == "service" || KINDS.contains(&s.as_str());
+        let span = value.span();
+        let DeValue::Table(entries) = value.into_inner() else {
+            continue;
+        };
+        if root.get(s.as_str()).is_none() {
+            root.insert(section, Spanned::new(span, DeValue::Table(DeTable::new())));
+        }
+        // A base section that is not a table is an error the checklist reader reports.
+        let Some(DeValue::Table(base)) = root.get_mut(s.as_str()).map(Spanned::get_mut) else {
+            continue;
+        };
+        for (key, value) in entries {
+            let target = base.get_mut(key.get_ref().as_ref()).map(Spanned::get_mut);
+            let at = value.span();
+            match (target, value.into_inner()) {
+                (Some(DeValue::Table(target)), DeValue::Table(keys)) if is_items => {
                     for (k, v) in keys {
                         target.insert(k, v);
                     }
                 }
-                (None, true) if is_items => {
-                    let names = base
-                        .iter()
-                        .filter(|(_, v)| matches!(v.get_ref(), DeValue::Table(_)))
-                        .map(|(n, _)| format!("{s}.{}", n.get_ref()))
-                        .collect::<Vec<_>>();
-                    let what = format!("{s}.{k}");
-                    return Err(sources.error(
-                        Some(key.span()),
-                        ChecklistErrorKind::UnknownProfileTarget(Box::new(ProfileTarget {
-                            suggestion: crate::suggest::closest(
-                                &what,
-                                names.iter().map(String::as_str),
-                            ),
-                            profile,
-                            what,
-                        })),
-                    ));
-                }
-                // A var, a `[checklist]` key or a kind's setting: replaced whole.
-                _ => {
-                    base.insert(key, value);
+                (_, value) => {
+                    base.insert(key, Spanned::new(at, value));
                 }
             }
         }
     }
-    Ok(())
 }
 
 /// Moves every span of `table` (parsed alone) by `by` into the shared span space.

@@ -332,7 +332,7 @@ fn parse_traced(
 ) -> Result<Checklist, ChecklistError> {
     let files = compose::read(path, text)?;
     let sources = &files.sources;
-    let root = files.compose(options.profile.as_deref())?;
+    let (root, profiles) = files.compose(options.profile.as_deref())?;
     let err = |span: Option<Range<usize>>, kind| sources.error(span, kind);
     let toml_err = |e: toml::de::Error| sources.toml_error(&e);
     let mut warnings = Vec::new();
@@ -572,7 +572,7 @@ fn parse_traced(
         description,
         acks_file,
         profile: options.profile.clone(),
-        profiles: files.profiles(),
+        profiles,
         included: (1..sources.len())
             .map(|i| sources.file(i).path.clone())
             .collect(),
