@@ -3,6 +3,7 @@
 mod compose;
 mod error;
 mod sources;
+mod waivers;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,7 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 pub use error::{ChecklistError, ChecklistErrorKind, key_path_at, printable, shorten};
+pub use waivers::{DEFAULT_MAX_WAIVER, read_file as read_waivers};
 
 use crate::checks::tls::TlsOptions;
 use crate::checks::{self, Check, KINDS, KindSection, ReadItem};
@@ -42,6 +44,10 @@ pub struct Checklist {
     pub profiles: Vec<String>,
     /// The files `include` brought in, transitively.
     pub included: Vec<PathBuf>,
+    /// `[waivers]`: accepted failures, by item id.
+    pub waivers: crate::settings::Waivers,
+    /// `[checklist] max_waiver`: how far ahead a waiver may end.
+    pub max_waiver: Duration,
     /// Values of vars marked `secret`, by var name.
     pub secrets: Vec<(String, String)>,
     /// `(user, password)` of every URL with userinfo in the checklist (redacted like secrets).
@@ -138,6 +144,9 @@ struct Meta {
     /// An acks file committed with the release (see `--acks`), relative to the checklist.
     #[serde(default)]
     acks: Option<Template>,
+    /// How far ahead a waiver's `until` may be (default 30 days).
+    #[serde(default)]
+    max_waiver: Option<Dur>,
 }
 
 /// The whole file: `[checklist]`, `[vars]`, `[service.*]`, and one table per item kind
@@ -145,6 +154,7 @@ struct Meta {
 struct RawChecklist {
     checklist: Option<Meta>,
     service: IndexMap<Spanned<String>, ServiceDef>,
+    waivers: waivers::Tables,
     items: Vec<ReadItem>,
 }
 
@@ -154,16 +164,24 @@ enum TopKey {
     Checklist,
     Vars,
     Service,
+    Waivers,
     Kind(&'static str),
 }
 
 /// `checklist`, `vars`, `service`, then the kinds. (`include` and `profile` are taken out
 /// before the document is read; they are here for the did-you-mean.)
 static TOP_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    ["include", "checklist", "vars", "service", "profile"]
-        .into_iter()
-        .chain(KINDS.iter().copied())
-        .collect()
+    [
+        "include",
+        "checklist",
+        "vars",
+        "service",
+        "profile",
+        "waivers",
+    ]
+    .into_iter()
+    .chain(KINDS.iter().copied())
+    .collect()
 });
 
 impl<'de> Deserialize<'de> for TopKey {
@@ -179,6 +197,7 @@ impl<'de> Deserialize<'de> for TopKey {
                     "checklist" => TopKey::Checklist,
                     "vars" => TopKey::Vars,
                     "service" => TopKey::Service,
+                    "waivers" => TopKey::Waivers,
                     _ => match KINDS.iter().find(|k| **k == key) {
                         Some(kind) => TopKey::Kind(kind),
                         None => return Err(E::unknown_field(key, &TOP_KEYS)),
@@ -202,6 +221,7 @@ impl<'de> Deserialize<'de> for RawChecklist {
                 let mut raw = RawChecklist {
                     checklist: None,
                     service: IndexMap::new(),
+                    waivers: IndexMap::new(),
                     items: Vec::new(),
                 };
                 while let Some(key) = map.next_key::<TopKey>()? {
@@ -212,6 +232,7 @@ impl<'de> Deserialize<'de> for RawChecklist {
                             map.next_value::<de::IgnoredAny>()?;
                         }
                         TopKey::Service => raw.service = map.next_value()?,
+                        TopKey::Waivers => raw.waivers = map.next_value()?,
                         TopKey::Kind(kind) => {
                             raw.items.extend(map.next_value_seed(KindSection(kind))?)
                         }
@@ -556,6 +577,18 @@ fn parse_traced(
         return Err(err(None, ChecklistErrorKind::Empty));
     }
     validate_needs(&items).map_err(|(span, kind)| err(Some(span), kind))?;
+    let max_waiver = meta
+        .and_then(|m| m.max_waiver)
+        .map_or(DEFAULT_MAX_WAIVER, Dur::get);
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let waivers = waivers::check(
+        raw.waivers,
+        &ids,
+        max_waiver,
+        chrono::Utc::now().date_naive(),
+        "checklist",
+    )
+    .map_err(|(span, kind)| err(Some(span), kind))?;
     let service_names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     let vcx = checks::ValidateContext {
         services: &service_names,
@@ -576,6 +609,8 @@ fn parse_traced(
         included: (1..sources.len())
             .map(|i| sources.file(i).path.clone())
             .collect(),
+        waivers,
+        max_waiver,
         jobs,
         timeout,
         secrets,

@@ -14,7 +14,7 @@ use crate::support::{self, *};
 fn checkout(base: &str) -> String {
     format!(
         "\n[browser.checkout]\ndescription = \"A visitor can sign up, buy with express shipping and see the confirmation\"\n{}\n",
-        crate::browser::purchase_steps(base)
+        crate::browser::journeys::purchase_steps(base)
     )
 }
 

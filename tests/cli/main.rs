@@ -9,6 +9,7 @@ mod foundation;
 mod html;
 mod integrity;
 mod junit;
+mod records;
 mod rerun;
 mod rollback;
 mod soak;

@@ -47,7 +47,15 @@ pub fn preflight() -> Command {
 
 /// Runs `preflight ARGS` in `dir` and waits.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    run(preflight().args(args).current_dir(dir))
+    run_in_env(dir, args, &[])
+}
+
+/// Runs `preflight ARGS` in `dir` with extra environment variables, and waits.
+pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run(preflight()
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied()))
 }
 
 /// Runs a prepared `preflight` command and waits.
