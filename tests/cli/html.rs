@@ -480,7 +480,7 @@ fn the_github_summary_links_the_html_report_and_a_bad_path_is_an_error() {
     let (code, _, stderr) = run(&[], "blocker/report.html");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: cannot write HTML report `blocker/report.html`"),
+        stderr.contains("gate: CLOSED, cannot write HTML report `blocker/report.html`"),
         "{stderr}"
     );
 }
