@@ -377,6 +377,29 @@ mod tests {
         }
     }
 
+    /// The profile a run applied is part of what the attestation says was run.
+    #[test]
+    fn the_profile_is_an_annotation_of_the_checklist() {
+        let statement = |profile: Option<&str>| {
+            let mut r = report("0123456789abcdef0123456789abcdef01234567");
+            r.profile = profile.map(str::to_string);
+            serde_json::to_value(crate::release::attest::statement(&r, &[])).unwrap()
+        };
+        let with = statement(Some("staging"));
+        let configuration = &with["predicate"]["configuration"][0];
+        assert_eq!(
+            configuration["annotations"]["profile"], "staging",
+            "{with:#}"
+        );
+        let without = statement(None);
+        let configuration = &without["predicate"]["configuration"][0];
+        assert_eq!(
+            configuration["annotations"].get("profile"),
+            None,
+            "{without:#}"
+        );
+    }
+
     /// Flips one bit of bytes of a signed attestation and verifies each copy with the real
     /// `ssh-keygen`: every copy is rejected. The bytes outside the payload and signature (JSON
     /// structure, key id, payload type) are all tried, and a sample inside them (every byte with

@@ -28,6 +28,7 @@ const GROUPS: &[(&str, &str)] = &[
     ("errored", "Errored"),
     ("interrupted", "Interrupted"),
     ("skipped", "Skipped"),
+    ("waived", "Did not pass, waived until a date"),
     ("non-blocking", "Did not pass, non-blocking"),
     ("flaky", "Flaky (passed on a retry)"),
     ("passed", "Passed"),
@@ -105,6 +106,12 @@ fn verdict(report: &RunReport) -> (&'static str, &'static str, &'static str) {
             "Gate closed: interrupted",
             "the run was stopped (exit 130)",
         )
+    } else if report.gate_open() && report.counts().waived > 0 {
+        (
+            "open",
+            "Gate open",
+            "every blocking item passed or its failure is waived (exit 0)",
+        )
     } else if report.gate_open() {
         ("open", "Gate open", "every blocking item passed (exit 0)")
     } else {
@@ -139,6 +146,7 @@ fn header(h: &mut String, report: &RunReport, class: &str, verdict: &str, reason
         (c.errored, "errored"),
         (c.skipped, "skipped"),
         (c.interrupted, "interrupted"),
+        (c.waived, "waived"),
     ] {
         if n > 0 {
             let _ = write!(h, "<span class=\"chip {label}\">{n} {label}</span> ");
@@ -226,6 +234,26 @@ fn item_html(h: &mut String, report: &RunReport, item: &ItemResult, dir: &Path) 
         meta.push(format!("started at +{}", secs(offset)));
     }
     let _ = writeln!(h, "<p class=\"meta\">{}</p>", meta.join(" · "));
+    if let Some(w) = &item.waiver {
+        let by =
+            w.by.as_deref()
+                .map(|b| format!(", by {}", esc(b)))
+                .unwrap_or_default();
+        let _ = match &w.lapsed {
+            None => writeln!(
+                h,
+                "<p class=\"waiver\">Waived until <b>{}</b>{by}: {}</p>",
+                w.until,
+                esc(&w.reason)
+            ),
+            // `why` names the waiver's reason and owner already.
+            Some(why) => writeln!(
+                h,
+                "<p class=\"waiver lapsed\">Waiver not applied: {}</p>",
+                esc(why)
+            ),
+        };
+    }
     if item.message.contains('\n') {
         let _ = writeln!(
             h,

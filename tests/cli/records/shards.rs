@@ -98,9 +98,17 @@ fn full_and_shards(
         "all.json".into(),
         "--junit".into(),
         "all.xml".into(),
+        "--html".into(),
+        "all.html".into(),
     ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let merged = run_in_env(dir, &args, &[]);
+    // The merged HTML report holds every item of the whole run.
+    let html = std::fs::read_to_string(dir.join("all.html")).expect("merged HTML report");
+    for item in json(&dir.join("full.json"))["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        assert!(html.contains(&format!("id=\"item-{id}\"")), "{id} missing");
+    }
     (
         full.code,
         json(&dir.join("full.json")),
