@@ -349,6 +349,34 @@ fn merge_refuses_reports_that_do_not_belong_together() {
         "{}",
         r.all()
     );
+    // Shards of one checklist and commit run with different profiles.
+    let profiled = format!(
+        "{}\n[profile.staging]\nchecklist = {{ timeout = \"30s\" }}\n",
+        CHECKLIST.replace("FAULT", "true")
+    );
+    std::fs::write(dir.path().join("preflight.toml"), profiled).unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "profile"]);
+    for (k, profile) in [(1, None), (2, Some("staging")), (3, Some("staging"))] {
+        let file = format!("p{k}.json");
+        let mut args = vec!["run", "--shard", &format!("{k}/3"), "--json", &file]
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        if let Some(p) = profile {
+            args.extend(["--profile".to_string(), p.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(run_in_env(dir.path(), &args, &[]).code, 0);
+    }
+    let r = merge(&["p2.json", "p3.json", "p1.json"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "`p2.json` and `p1.json` are reports of different profiles (`staging` and no profile)"
+        ),
+        "{}",
+        r.all()
+    );
     let r = merge(&["nothing.json"]);
     assert_eq!(r.code, 2, "{}", r.all());
 }
