@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use super::{Findings, Inputs, memory, resources};
+use super::{Findings, Inputs, memory, resources, traffic};
 use crate::checks::Status;
 use crate::checks::soak::SoakItem;
 use crate::checks::soak::load::{LoadConfig, LoadResult, Second, Target};
-use crate::checks::soak::watch::{Sample, Sockets, WatchConfig};
+use crate::checks::soak::watch::{Sample, Sched, Sockets, WatchConfig};
 use crate::checks::soak::{NODE_FULL_GC_COUNT, NODE_HEAP_USED, NODE_YOUNG_SPACES};
 
 /// Requests sent (and answered) by `t`.
@@ -97,6 +97,7 @@ fn judge_taken(
         cooldown_start: plan.phases.last().unwrap().start.as_secs_f64(),
     };
     let mut f = Findings::default();
+    traffic::machine(&inp, &mut f);
     resources::judge(&inp, &mut f);
     memory::judge(&inp, &mut f);
     f
@@ -190,6 +191,34 @@ fn steady_phases_shorter_than_three_intervals_say_how_to_fix_the_checklist() {
         f.errored
     );
     assert!(f.saturated.is_empty(), "{:?}", f.saturated);
+}
+
+#[test]
+fn an_app_that_waited_longer_than_it_ran_was_starved_only_if_it_waited_a_quarter_of_the_time() {
+    // An app that sleeps through its requests (0.02 core) waits for a CPU at each wake-up on a
+    // busy machine, three times longer than it runs, and answers on time all the same.
+    let sleeper = judge("", &|t, _, s| {
+        s.sched = Some(Sched {
+            run: 0.02 * t,
+            wait: 0.06 * t,
+        })
+    });
+    assert!(sleeper.saturated.is_empty(), "{:?}", sleeper.saturated);
+    // An app that needs 0.3 core and waits 0.4 s per second for one was starved.
+    let starved = judge("", &|t, _, s| {
+        s.sched = Some(Sched {
+            run: 0.3 * t,
+            wait: 0.4 * t,
+        })
+    });
+    assert!(
+        starved
+            .saturated
+            .iter()
+            .any(|s| s.starts_with("the machine starved the app: it waited ")),
+        "{:?}",
+        starved.saturated
+    );
 }
 
 /// prom-client's view of a Node heap: every request promotes `promoted` bytes of garbage to the

@@ -10,8 +10,12 @@ use crate::checks::soak::watch::Sched;
 
 /// Sends later than this (p99) mean the generator could not keep its schedule.
 const MAX_SEND_LATENESS_MS: f64 = 100.0;
-/// Time spent waiting for a CPU over time spent running above which a process was starved.
+/// Time spent waiting for a CPU over time spent running above which a process was starved...
 const MAX_WAIT_RATIO: f64 = 1.0;
+/// ...if that wait (summed over its threads) is also this share of the load phases: an app
+/// that sleeps most of the time (0.02 core) waits a scheduler's wake-up latency at each of its
+/// short runs, longer than it runs on any busy machine, without its answers being late for it.
+const MIN_WAIT_SHARE: f64 = 0.25;
 
 /// Judges the load, errors, latency, recovery and the machine; returns the p99 in ms.
 pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) -> f64 {
@@ -278,8 +282,8 @@ fn recovery(inp: &Inputs<'_>, f: &mut Findings) {
 }
 
 /// CPU of the app and of preflight over the load phases, and how long each waited for a CPU:
-/// a process that waited longer than it ran was starved by the machine.
-fn machine(inp: &Inputs<'_>, f: &mut Findings) {
+/// a process that waited longer than it ran, for a quarter of that time or more, was starved.
+pub(super) fn machine(inp: &Inputs<'_>, f: &mut Findings) {
     let first = inp.idx("ramp");
     let during = |s: &&crate::checks::soak::watch::Sample| {
         inp.phase(s)
@@ -327,7 +331,7 @@ fn machine(inp: &Inputs<'_>, f: &mut Findings) {
             run / secs,
             ratio * 100.0
         ));
-        if ratio > MAX_WAIT_RATIO && run >= 0.05 {
+        if ratio > MAX_WAIT_RATIO && run >= 0.05 && wait / secs >= MIN_WAIT_SHARE {
             f.saturated.push(format!(
                 "the machine starved the {key}: it waited {:.1} s for a CPU while running {:.1} s",
                 wait, run
