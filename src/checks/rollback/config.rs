@@ -28,9 +28,20 @@ crate::item_config! {
         pub require_tag: bool,
         #[serde(default)]
         pub migrations: Option<MigrationsConfig>,
+        /// How a rollback happens: `down` (revert the migrations; default) or `compatible`
+        /// (redeploy the previous build on the new schema).
+        #[serde(default)]
+        pub strategy: Strategy,
         /// What dangerous statements do: `fail` (default) or `warn`.
         #[serde(default)]
         pub dangerous: DangerousMode,
+        /// What findings inside strong_migrations' `safety_assured` do: `warn` (default) or
+        /// `fail`.
+        #[serde(default)]
+        pub safety_assured: AcknowledgedMode,
+        /// Also report deploy-time lock risks (as warnings, never failures).
+        #[serde(default)]
+        pub lock_risks: bool,
         /// Accepted exceptions, each with a reason.
         #[serde(default)]
         pub allow: Vec<AllowEntry>,
@@ -101,6 +112,28 @@ pub enum DangerousMode {
     #[default]
     Fail,
     Warn,
+}
+
+/// How the previous release comes back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Run the down migrations, then deploy the previous build: every migration needs a way
+    /// back, and data it destroys is gone.
+    #[default]
+    Down,
+    /// Deploy the previous build on the new schema: no down migrations, but the schema must
+    /// stay one the previous build can run against.
+    Compatible,
+}
+
+/// What reviewed (acknowledged) findings do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcknowledgedMode {
+    #[default]
+    Warn,
+    Fail,
 }
 
 /// An accepted exception: `{ migration = "20250101120000_drop_legacy", reason = "..." }`.

@@ -1,15 +1,21 @@
 //! `[rollback.NAME]`: proves there is a tested way back before shipping. Finds the previous
-//! release tag (semver), reviews the migrations added since then for a way back and for
-//! statements the previous release cannot survive, runs rollback dry runs and checks that the
+//! release (semver, HEAD's history first, hotfix lines when HEAD is a release), compares the
+//! migrations of its tree with HEAD's by version, reviews the added ones for a way back and for
+//! changes the previous release cannot live with, runs rollback dry runs and checks that the
 //! previous release's artifact still exists.
 
 mod analyze;
 mod artifact;
+mod canonical;
+mod changes;
 mod config;
 mod git;
 mod migrations;
+mod previous_code;
 mod report;
+mod review;
 mod sql;
+mod verdicts;
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +27,8 @@ use crate::syntax::Template;
 use analyze::{GitParams, analyze};
 use artifact::artifact_status;
 pub use config::{
-    AllowEntry, DangerousMode, MigrationsConfig, RollbackItem, TagPattern, ToolSetting,
+    AcknowledgedMode, AllowEntry, DangerousMode, MigrationsConfig, RollbackItem, Strategy,
+    TagPattern, ToolSetting,
 };
 use report::{Analysis, ArtifactStatus, DryRun, first_and_count, render_details};
 
@@ -53,6 +60,8 @@ impl RollbackItem {
             migrations_dir: self.migrations.as_ref().map(|m| base.join(m.dir.as_str())),
             tool: self.migrations.as_ref().map(|m| m.tool).unwrap_or_default(),
             artifacts_dir: cx.settings.artifacts_dir.clone(),
+            strategy: self.strategy,
+            lock_risks: self.lock_risks,
         };
         let analysis = match tokio::task::spawn_blocking(move || analyze(params)).await {
             Ok(Ok(a)) => a,
@@ -128,7 +137,19 @@ impl RollbackItem {
             );
         };
         let (previous_tag, previous_commit, head_descends) = previous;
-        if !head_descends {
+        if let Some(p) = &analysis.previous
+            && let (git::Rule::HotfixLine, Some(base)) = (p.rule, &p.base)
+        {
+            notes.push(format!(
+                "{previous_tag} is on a hotfix line (not in HEAD's history; it branches from {base}, which is): production runs it, so it is the rollback target"
+            ));
+        }
+        if !head_descends
+            && analysis
+                .previous
+                .as_ref()
+                .is_some_and(|p| p.rule == git::Rule::Unrelated)
+        {
             problems.push(format!(
                 "HEAD ({}) does not descend from the previous release {previous_tag} ({previous_commit}): it was not built from that history",
                 analysis.head.commit
@@ -139,6 +160,9 @@ impl RollbackItem {
         let mut used_allow = vec![false; self.allow.len()];
         let mut analysis = analysis;
         if let Some(m) = &mut analysis.migrations {
+            problems.append(&mut m.problems.clone());
+            warnings.extend(m.warnings.iter().cloned());
+            notes.extend(m.notes.iter().cloned());
             for v in &mut m.migrations {
                 let allowed = self
                     .allow
@@ -156,11 +180,24 @@ impl RollbackItem {
                     problems.push(p.to_string());
                 }
                 for d in &v.dangerous {
-                    match self.dangerous {
-                        DangerousMode::Fail => problems.push(format!("dangerous: {d}")),
-                        DangerousMode::Warn => warnings.push(format!("dangerous: {d}")),
+                    let fails = if d.acknowledged {
+                        self.safety_assured == AcknowledgedMode::Fail
+                    } else {
+                        self.dangerous == DangerousMode::Fail
+                    };
+                    let text = if d.acknowledged {
+                        format!("acknowledged (safety_assured): {d}")
+                    } else {
+                        format!("dangerous: {d}")
+                    };
+                    if fails {
+                        problems.push(text);
+                    } else {
+                        warnings.push(text);
                     }
                 }
+                warnings.extend(v.warnings.iter().map(ToString::to_string));
+                warnings.extend(v.lock_risks.iter().map(|l| format!("lock risk: {l}")));
             }
         }
         for (entry, used) in self.allow.iter().zip(&used_allow) {
@@ -326,6 +363,7 @@ impl RollbackItem {
             "problems": problems,
             "errors": errors,
             "notes": notes,
+            "strategy": self.strategy,
         });
         out = out.with_data(data);
         if let Some(p) = &analysis.previous {
@@ -337,14 +375,25 @@ impl RollbackItem {
             out = out.with_property("head_tag", t);
         }
         if let Some(m) = &analysis.migrations {
-            let dangerous: usize = m.migrations.iter().map(|v| v.dangerous.len()).sum();
-            let warn_only = self.dangerous == DangerousMode::Warn;
+            let dangerous: usize = m
+                .migrations
+                .iter()
+                .flat_map(|v| &v.dangerous)
+                .map(|d| d.count)
+                .sum();
             let bad = m
                 .migrations
                 .iter()
+                .filter(|v| v.allowed.is_none())
                 .filter(|v| {
-                    !matches!(v.verdict, "reversible" | "allowed")
-                        && (!warn_only || v.verdict != "dangerous")
+                    !v.problems.is_empty()
+                        || v.dangerous.iter().any(|d| {
+                            if d.acknowledged {
+                                self.safety_assured == AcknowledgedMode::Fail
+                            } else {
+                                self.dangerous == DangerousMode::Fail
+                            }
+                        })
                 })
                 .count();
             out = out

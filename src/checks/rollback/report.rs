@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
+use super::git::{Relation, Rule as PreviousRule};
 use super::sql;
 
 /// What the git side found (computed on a blocking thread).
@@ -32,47 +33,132 @@ pub struct PreviousInfo {
     pub commit: String,
     /// HEAD is the previous release's commit or descends from it.
     pub head_descends: bool,
+    /// Which rule chose it: `ancestor`, `hotfix-line` or `unrelated`.
+    pub rule: PreviousRule,
+    /// For a hotfix line: the release in HEAD's history it branches from.
+    pub base: Option<String>,
+    /// The releases looked at, highest first.
+    pub candidates: Vec<Candidate>,
+    /// Not serialized: the commit of `base`, to tell hotfix-only migrations from deleted ones.
+    #[serde(skip)]
+    pub base_commit: Option<git2::Oid>,
+    #[serde(skip)]
+    pub commit_id: Option<git2::Oid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Candidate {
+    pub tag: String,
+    pub relation: Relation,
 }
 
 #[derive(Debug, Serialize)]
 pub struct MigrationsReport {
     /// Relative to the repository root.
     pub dir: String,
+    /// Where the migrations were at the previous release when `dir` did not exist there.
+    pub previous_dir: Option<String>,
     pub tool: Option<&'static str>,
     pub detected: bool,
     pub migrations: Vec<MigrationVerdict>,
+    /// About the migrations as a whole (squashes, a moved directory, ...).
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct MigrationVerdict {
     pub id: String,
-    /// `added`, `edited` or `deleted` since the previous release.
+    /// `added`, `edited`, `deleted`, `squashed` or `hotfix-only` (in the previous release's
+    /// tree only, on its hotfix line).
     pub change: &'static str,
     /// Repository-relative paths.
     pub files: Vec<String>,
-    /// `reversible`, `irreversible`, `edited`, `deleted` or `dangerous`; `allowed` when an
+    /// `reversible` (`compatible` under that strategy), `irreversible`, `dangerous`,
+    /// `acknowledged`, `edited`, `deleted`, `squashed`, `hotfix-only`; `allowed` when an
     /// `allow` entry accepted it.
     pub verdict: &'static str,
+    /// What fails the item whatever the settings.
     pub problems: Vec<Located>,
+    /// Schema (and, under `down`, data) changes the previous release cannot live with.
     pub dangerous: Vec<Located>,
+    pub warnings: Vec<Located>,
+    /// Deploy-time lock risks (with `lock_risks = true`).
+    pub lock_risks: Vec<Located>,
+    /// Why findings did not count: objects created since, contract steps, ...
+    pub notes: Vec<String>,
     pub allowed: Option<String>,
 }
 
-/// Something found at `file:line`.
+impl MigrationVerdict {
+    pub fn new(id: &str, change: &'static str, verdict: &'static str, files: Vec<String>) -> Self {
+        MigrationVerdict {
+            id: id.to_string(),
+            change,
+            files,
+            verdict,
+            problems: Vec::new(),
+            dangerous: Vec::new(),
+            warnings: Vec::new(),
+            lock_risks: Vec::new(),
+            notes: Vec::new(),
+            allowed: None,
+        }
+    }
+}
+
+/// Something found at `file:line`: one statement, or `count` of the same kind in one
+/// migration (the first of them, the lines of a few more).
 #[derive(Debug, Clone, Serialize)]
 pub struct Located {
     pub file: String,
     pub line: Option<usize>,
     pub rule: Option<sql::Rule>,
     pub message: String,
+    pub count: usize,
+    /// Lines of the next few alike (of `count - 1`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_lines: Vec<usize>,
+    /// Inside strong_migrations' `safety_assured`.
+    pub acknowledged: bool,
+}
+
+impl Located {
+    pub fn new(file: &str, line: Option<usize>, message: String) -> Self {
+        Located {
+            file: file.to_string(),
+            line,
+            rule: None,
+            message,
+            count: 1,
+            more_lines: Vec::new(),
+            acknowledged: false,
+        }
+    }
 }
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(l) => write!(f, "{}:{l}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some(l) => write!(f, "{}:{l}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
         }
+        if self.count > 1 {
+            let lines: Vec<String> = self.more_lines.iter().map(usize::to_string).collect();
+            let more = if self.count - 1 > lines.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            write!(
+                f,
+                " (+{} more like it: lines {}{more})",
+                self.count - 1,
+                lines.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -125,18 +211,30 @@ pub fn render_details(
     );
     match &a.previous {
         Some(p) => {
+            let how = match (p.rule, &p.base) {
+                (PreviousRule::HotfixLine, Some(base)) => format!(", on a hotfix line from {base}"),
+                (PreviousRule::Unrelated, _) => " — HEAD does not descend from it".into(),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "previous release: {} (version {}, commit {}){}",
-                p.tag,
-                p.version,
-                p.commit,
-                if p.head_descends {
-                    ""
-                } else {
-                    " — HEAD does not descend from it"
-                }
+                "previous release: {} (version {}, commit {}){how}",
+                p.tag, p.version, p.commit,
             );
+            let seen: Vec<String> = p
+                .candidates
+                .iter()
+                .map(|c| {
+                    let chosen = if c.tag == p.tag { ", chosen" } else { "" };
+                    let relation = match c.relation {
+                        Relation::Ancestor => "in HEAD's history",
+                        Relation::Later => "later than HEAD",
+                        Relation::OtherLine => "another line",
+                    };
+                    format!("{} ({relation}{chosen})", c.tag)
+                })
+                .collect();
+            let _ = writeln!(s, "release candidates: {}", seen.join(", "));
         }
         None => {
             let _ = writeln!(s, "previous release: none matching `{}`", a.tag_pattern);
@@ -166,7 +264,21 @@ pub fn render_details(
                 let _ = writeln!(s, "      {p}");
             }
             for d in &v.dangerous {
-                let _ = writeln!(s, "      dangerous: {d}");
+                let label = if d.acknowledged {
+                    "acknowledged (safety_assured)"
+                } else {
+                    "dangerous"
+                };
+                let _ = writeln!(s, "      {label}: {d}");
+            }
+            for w in &v.warnings {
+                let _ = writeln!(s, "      warning: {w}");
+            }
+            for l in &v.lock_risks {
+                let _ = writeln!(s, "      lock risk: {l}");
+            }
+            for n in &v.notes {
+                let _ = writeln!(s, "      ok: {n}");
             }
             if let Some(reason) = &v.allowed {
                 let _ = writeln!(s, "      allowed: {reason}");

@@ -1,8 +1,5 @@
 //! Text helpers shared by the Ruby and Python reviewers: calls, arguments, strings, lines.
 
-use super::{Danger, Review};
-use crate::checks::rollback::sql;
-
 /// `text` with `#` comment lines blanked (lines kept).
 pub(super) fn without_hash_comments(text: &str) -> String {
     text.lines()
@@ -103,20 +100,160 @@ pub(super) fn first_string(text: &str) -> Option<(usize, &str)> {
     Some((body, &text[body..end]))
 }
 
-/// Dangerous SQL inside the first string literal of `call` (a slice of `text`).
-pub(super) fn sql_in_string(path: &str, text: &str, call: &str, r: &mut Review) {
-    let call_offset = (call.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
-    if let Some((offset, sql_text)) = first_string(call) {
-        let first_line = line_at(text, call_offset + offset);
-        for f in sql::dangerous_statements(sql_text) {
-            r.dangers.push((
-                path.to_string(),
-                Danger {
-                    line: first_line + f.line - 1,
-                    rule: f.rule,
-                    what: f.what,
-                },
-            ));
+/// Where `part` (a slice of `text`) starts in `text`.
+pub(super) fn offset_in(text: &str, part: &str) -> usize {
+    (part.as_ptr() as usize)
+        .saturating_sub(text.as_ptr() as usize)
+        .min(text.len())
+}
+
+/// The body of a string literal starting with quote `q` at `body - 1` (or `body - 3` for a
+/// triple quote): where it ends.
+fn literal_end(b: &[u8], body: usize, q: u8, triple: bool) -> usize {
+    let mut j = body;
+    while j < b.len() {
+        if b[j] == b'\\' {
+            j += 2;
+            continue;
         }
+        if b[j] == q && (!triple || (b.get(j + 1) == Some(&q) && b.get(j + 2) == Some(&q))) {
+            return j;
+        }
+        if !triple && b[j] == b'\n' {
+            return j;
+        }
+        j += 1;
+    }
+    b.len()
+}
+
+/// Every string literal of Python or Ruby code (`'...'`, `"..."`, triple quotes; a prefix
+/// like `f` or `r` stays before the quote): (offset of the body, body).
+pub(super) fn string_literals(text: &str) -> Vec<(usize, &str)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b[i];
+        if q != b'"' && q != b'\'' {
+            i += 1;
+            continue;
+        }
+        let triple = b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q);
+        let body = if triple { i + 3 } else { i + 1 };
+        let end = literal_end(b, body, q, triple).min(b.len());
+        if body <= end && text.is_char_boundary(body) && text.is_char_boundary(end) {
+            out.push((body, &text[body..end]));
+        }
+        i = end + if triple { 3 } else { 1 };
+    }
+    out
+}
+
+/// The string literals of Java or Kotlin code (`"..."` and `"""` text blocks), comments and
+/// char literals skipped: (offset of the body, body).
+pub(super) fn java_strings(text: &str) -> Vec<(usize, &str)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text
+                    .get(i + 2..)
+                    .and_then(|t| t.find("*/"))
+                    .map_or(b.len(), |p| i + 2 + p + 2);
+            }
+            b'\'' => {
+                // A char literal: 'x', '\'' or '"'.
+                let close = b[i + 1..]
+                    .iter()
+                    .enumerate()
+                    .position(|(k, &c)| c == b'\'' && (k == 0 || b[i + k] != b'\\'))
+                    .map_or(b.len(), |p| i + 1 + p);
+                i = close + 1;
+            }
+            b'"' => {
+                let triple = b.get(i + 1) == Some(&b'"') && b.get(i + 2) == Some(&b'"');
+                let body = if triple { i + 3 } else { i + 1 };
+                let end = literal_end(b, body, b'"', triple).min(b.len());
+                if body <= end && text.is_char_boundary(body) && text.is_char_boundary(end) {
+                    out.push((body, &text[body..end]));
+                }
+                i = end + if triple { 3 } else { 1 };
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// A Ruby symbol or a Ruby/Python string argument without its quotes (`:users`, `"users"`,
+/// `'users'` → `users`).
+pub(super) fn bare(arg: &str) -> &str {
+    let a = arg.trim();
+    let a = a.strip_prefix(':').unwrap_or(a);
+    a.trim_matches(['"', '\''])
+}
+
+/// The value of keyword argument `name` (`name=value` in Python, `name: value` in Ruby).
+pub(super) fn keyword<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
+    args.iter().find_map(|a| {
+        let rest = a.strip_prefix(name)?.trim_start();
+        let value = match rest.strip_prefix('=') {
+            Some(v) if !v.starts_with('=') => v,
+            _ => rest.strip_prefix(':').filter(|v| !v.starts_with(':'))?,
+        };
+        Some(value.trim())
+    })
+}
+
+/// The arguments that are not `name=value` / `name: value`.
+pub(super) fn positional<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter()
+        .copied()
+        .filter(|a| {
+            let head = a
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(a.len());
+            let rest = a[head..].trim_start();
+            let named = (rest.starts_with('=') && !rest.starts_with("=="))
+                || (rest.starts_with(':') && !rest.starts_with("::"));
+            head == 0 || !named
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_of_python_and_java() {
+        let py = "op.execute(sa.text(\"UPDATE t SET a = 'x'\"))\nx = '''DROP\nTABLE y'''\n";
+        let s: Vec<&str> = string_literals(py).into_iter().map(|x| x.1).collect();
+        assert_eq!(s, vec!["UPDATE t SET a = 'x'", "DROP\nTABLE y"]);
+        let java = "// \"not this\"\nchar q = '\"';\nst.execute(\"DELETE FROM t\"); /* \"nor this\" */\nString s = \"\"\"\n  DROP TABLE x;\n  \"\"\";\n";
+        let s: Vec<&str> = java_strings(java).into_iter().map(|x| x.1).collect();
+        assert_eq!(s, vec!["DELETE FROM t", "\n  DROP TABLE x;\n  "]);
+    }
+
+    #[test]
+    fn keyword_and_positional_arguments() {
+        let a = args("'orders', 'note', type_=sa.Text(), nullable=False");
+        assert_eq!(keyword(&a, "nullable"), Some("False"));
+        assert_eq!(keyword(&a, "type_"), Some("sa.Text()"));
+        assert_eq!(positional(&a), vec!["'orders'", "'note'"]);
+        let r = args(":users, :name, :string, null: false, default: \"\"");
+        assert_eq!(keyword(&r, "null"), Some("false"));
+        let names: Vec<&str> = positional(&r).into_iter().map(bare).collect();
+        assert_eq!(names, vec!["users", "name", "string"]);
+        assert_eq!(keyword(&args("a == b"), "a"), None);
     }
 }

@@ -9,6 +9,12 @@ use serde_json::Value;
 
 use crate::support::{self, run_in, write};
 
+mod changes;
+mod context;
+mod misses;
+mod previous;
+mod strategy;
+
 /// A git repository in a temp dir, with the checklist (ignored by git) at its root.
 struct GitRepo {
     dir: tempfile::TempDir,
@@ -19,6 +25,8 @@ impl GitRepo {
     fn new() -> GitRepo {
         let dir = support::tempdir();
         let repo = Repository::init(dir.path()).expect("git init");
+        // The first commit goes to `main`, whatever git's configured default.
+        repo.set_head("refs/heads/main").expect("head");
         write(
             dir.path(),
             ".gitignore",
@@ -61,6 +69,30 @@ impl GitRepo {
         self.repo
             .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
             .expect("commit")
+    }
+
+    /// Creates branch `name` at the current commit (HEAD stays where it is).
+    fn branch(&self, name: &str) {
+        let head = self.repo.head().unwrap().peel_to_commit().unwrap();
+        self.repo.branch(name, &head, false).expect("branch");
+    }
+
+    /// Makes branch `name` HEAD and its tree the work tree.
+    fn switch(&self, name: &str) {
+        self.repo
+            .set_head(&format!("refs/heads/{name}"))
+            .expect("set head");
+        self.repo
+            .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .expect("checkout");
+    }
+
+    /// Detaches HEAD at `commit` and checks its tree out.
+    fn detach(&self, commit: Oid) {
+        self.repo.set_head_detached(commit).expect("detach");
+        self.repo
+            .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+            .expect("checkout");
     }
 
     fn lightweight_tag(&self, name: &str) {
@@ -120,6 +152,27 @@ fn message(item: &Value) -> &str {
 
 fn details(item: &Value) -> &str {
     item["details"].as_str().unwrap_or("")
+}
+
+/// The item's warnings, joined one a line.
+fn warnings(item: &Value) -> String {
+    item["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// The report's entry for migration `id`.
+fn migration<'a>(item: &'a Value, id: &str) -> &'a Value {
+    item["data"]["migrations"]["migrations"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["id"] == id))
+        .unwrap_or(&Value::Null)
 }
 
 /// A repo with `v1.0.0` released, then the files of `added` committed on top.
@@ -415,8 +468,18 @@ fn sqlx_edited_or_deleted_released_migration_fails() {
         "{all}"
     );
 
+    // sqlx refuses a database with applied versions it cannot find.
     r.remove("migrations/20250101000000_products.down.sql")
-        .commit("delete the down");
+        .remove("migrations/20250101000000_products.up.sql")
+        .write(
+            "migrations/20250301000000_items.up.sql",
+            "CREATE TABLE items (id INT);\n",
+        )
+        .write(
+            "migrations/20250301000000_items.down.sql",
+            "DROP TABLE items;\n",
+        )
+        .commit("delete the migration");
     let (code, item, all) = r.check(SQLX);
     assert_eq!(code, 1, "{all}");
     assert!(

@@ -1,0 +1,202 @@
+//! Verdicts on the migrations added since the previous release: each finding judged against
+//! what the previous release can live with (objects it never saw, columns it already ignores),
+//! grouped per migration and rule, and sorted by what it means under the strategy.
+
+use std::collections::HashSet;
+
+use super::config::Strategy;
+use super::migrations::{Danger, Review, Tool};
+use super::previous_code::PreviousCode;
+use super::report::{Located, MigrationVerdict};
+use super::sql::{Rule, RuleKind, Target};
+
+/// What the verdicts depend on besides the migrations.
+pub struct Policy<'a> {
+    pub tool: Tool,
+    pub strategy: Strategy,
+    pub lock_risks: bool,
+    /// The previous release's tag, for messages.
+    pub previous: &'a str,
+}
+
+/// Tables and columns created since the previous release, as the migrations run.
+#[derive(Default)]
+struct Created {
+    tables: HashSet<String>,
+    columns: HashSet<(String, String)>,
+}
+
+impl Created {
+    fn add(&mut self, t: &Target) {
+        if t.columns.is_empty() {
+            self.tables.insert(t.table.clone());
+        }
+        for c in &t.columns {
+            self.columns.insert((t.table.clone(), c.clone()));
+        }
+    }
+
+    /// Whether the previous release never saw what `d` touches.
+    fn covers(&self, d: &Danger) -> bool {
+        let Some(t) = &d.target else { return false };
+        if self.tables.contains(&t.table) {
+            return true;
+        }
+        // A NOT NULL column being added is new by definition; what matters is its table.
+        d.rule != Rule::AddNotNull
+            && !t.columns.is_empty()
+            && t.columns
+                .iter()
+                .all(|c| self.columns.contains(&(t.table.clone(), c.clone())))
+    }
+}
+
+/// The Django app directory of a migration file (`shop/migrations/0002_x.py` → `shop`).
+fn app_dir(path: &str) -> &str {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    dir.strip_suffix("/migrations").unwrap_or(dir)
+}
+
+/// When `d` is the contract step of an expand/contract change (the previous release's code no
+/// longer uses what it drops): why.
+fn contract_step(policy: &Policy, code: &PreviousCode, file: &str, d: &Danger) -> Option<String> {
+    let t = d.target.as_ref()?;
+    let prev = policy.previous;
+    match (policy.tool, d.rule) {
+        (Tool::Rails, Rule::DropColumn) if !t.columns.is_empty() => {
+            let files: Vec<&str> = t
+                .columns
+                .iter()
+                .map(|c| code.rails_ignores(&t.table, c))
+                .collect::<Option<_>>()?;
+            Some(format!(
+                "{}: the contract step, {prev} already ignores it (`ignored_columns` in {})",
+                d.what, files[0]
+            ))
+        }
+        (Tool::Django, Rule::DropColumn) => {
+            let field = t.columns.first()?;
+            let file = code.django_gone(app_dir(file), &t.table, Some(field))?;
+            Some(format!(
+                "{}: the contract step, {prev}'s model no longer declares it ({file})",
+                d.what
+            ))
+        }
+        (Tool::Django, Rule::DropTable) => {
+            let files = code.django_gone(app_dir(file), &t.table, None)?;
+            Some(format!(
+                "{}: the contract step, {prev} no longer declares the model ({files})",
+                d.what
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Findings of one rule in one migration, as one entry: the first, and how many more.
+fn grouped(found: Vec<(String, Danger)>) -> Vec<Located> {
+    let mut out: Vec<Located> = Vec::new();
+    for (file, d) in found {
+        if let Some(g) = out
+            .iter_mut()
+            .find(|g| g.rule == Some(d.rule) && g.acknowledged == d.acknowledged)
+        {
+            g.count += 1;
+            if g.more_lines.len() < 5 {
+                g.more_lines.push(d.line);
+            }
+            continue;
+        }
+        let mut l = Located::new(&file, Some(d.line), format!("{}: {}", d.what, d.rule.why()));
+        l.rule = Some(d.rule);
+        l.acknowledged = d.acknowledged;
+        out.push(l);
+    }
+    out
+}
+
+/// Judges the migrations added since the previous release, in the order they run.
+pub fn judge_added(
+    added: Vec<(String, Vec<String>, Review)>,
+    policy: &Policy,
+    code: &PreviousCode,
+) -> Vec<MigrationVerdict> {
+    let mut created = Created::default();
+    let mut out = Vec::new();
+    for (id, files, mut review) in added {
+        let mut v = MigrationVerdict::new(&id, "added", "reversible", files);
+        review.dangers.sort_by_key(|d| d.1.line);
+        review.created.sort_by_key(|c| c.1);
+        let mut creations = review.created.into_iter().peekable();
+        let mut kept: Vec<(String, Danger)> = Vec::new();
+        let mut new_objects: Vec<String> = Vec::new();
+        for (file, d) in review.dangers {
+            while let Some((_, _, t)) = creations.next_if(|c| c.1 <= d.line) {
+                created.add(&t);
+            }
+            if created.covers(&d) {
+                if d.rule.kind() != RuleKind::Lock {
+                    new_objects.push(d.what.clone());
+                }
+            } else if d.rule.kind() == RuleKind::Schema
+                && let Some(why) = contract_step(policy, code, &file, &d)
+            {
+                v.notes.push(why);
+            } else {
+                kept.push((file, d));
+            }
+        }
+        for (_, _, t) in creations {
+            created.add(&t);
+        }
+        if let Some(first) = new_objects.first() {
+            let more = match new_objects.len() {
+                1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
+            v.notes.push(format!(
+                "{first}{more}: created since {}, the previous release never saw it",
+                policy.previous
+            ));
+        }
+        let (mut dangerous, mut warnings, mut locks) = (Vec::new(), Vec::new(), Vec::new());
+        for (file, d) in kept {
+            match (d.rule.kind(), policy.strategy) {
+                (RuleKind::Schema, _) | (RuleKind::Data, Strategy::Down) => {
+                    dangerous.push((file, d))
+                }
+                (RuleKind::Data | RuleKind::Advice, _) => warnings.push((file, d)),
+                (RuleKind::Lock, _) if policy.lock_risks => locks.push((file, d)),
+                (RuleKind::Lock, _) => {}
+            }
+        }
+        v.dangerous = grouped(dangerous);
+        v.warnings = grouped(warnings);
+        v.lock_risks = grouped(locks);
+        for (file, line, why) in review.irreversible {
+            match policy.strategy {
+                Strategy::Down => v.problems.push(Located::new(
+                    &file,
+                    Some(line),
+                    format!("irreversible: {why}"),
+                )),
+                Strategy::Compatible => v.notes.push(format!(
+                    "{file}:{line}: no way back ({why}); not needed with strategy = \"compatible\""
+                )),
+            }
+        }
+        v.verdict = if !v.problems.is_empty() {
+            "irreversible"
+        } else if v.dangerous.iter().any(|d| !d.acknowledged) {
+            "dangerous"
+        } else if !v.dangerous.is_empty() {
+            "acknowledged"
+        } else if policy.strategy == Strategy::Compatible {
+            "compatible"
+        } else {
+            "reversible"
+        };
+        out.push(v);
+    }
+    out
+}
