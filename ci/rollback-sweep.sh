@@ -34,10 +34,11 @@ restore() {
 }
 trap 'restore; rm -rf "$WORK"' EXIT
 
-# Release tags in version order (sort -V puts `1.0.0-rc1` after `1.0.0`: pre-releases are
-# left out unless PRE=1, so that does not matter).
+# Release tags in version order. A letter after the first digit marks a pre-release
+# (`v2.0.0-rc.1`, `1.0.0-alpha-test.3`); those are left out unless PRE=1 (sort -V would also
+# put them after their release).
 git -C "$REPO" tag -l "$PATTERN" | {
-  if [ "${PRE:-0}" = 1 ]; then cat; else grep -Eiv '[-.]?(rc|alpha|beta|pre|dev|a|b)\.?[0-9]*$' || true; fi
+  if [ "${PRE:-0}" = 1 ]; then cat; else awk '{ v = $0; sub(/^[^0-9]*/, "", v); if (v != "" && v !~ /[A-Za-z]/) print }'; fi
 } | sort -V > "$WORK/tags"
 if [ -n "${EVERY:-}" ]; then awk -v n="$EVERY" 'NR % n == 0' "$WORK/tags" > "$WORK/t" && mv "$WORK/t" "$WORK/tags"; fi
 if [ -n "${LAST:-}" ]; then tail -n "$LAST" "$WORK/tags" > "$WORK/t" && mv "$WORK/t" "$WORK/tags"; fi

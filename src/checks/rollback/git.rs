@@ -221,26 +221,19 @@ pub fn previous_release<'t>(
     }))
 }
 
-/// Every file path in the tree of `commit` (for finding where a directory used to be).
-pub fn all_paths(repo: &Repository, commit: Oid) -> Result<Vec<String>, git2::Error> {
+/// Every file in the tree of `commit`: (path, blob).
+pub fn all_files(repo: &Repository, commit: Oid) -> Result<Vec<(String, Oid)>, git2::Error> {
     let tree = repo.find_commit(commit)?.tree()?;
     let mut out = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
         if entry.kind() == Some(ObjectType::Blob)
             && let Ok(name) = entry.name()
         {
-            out.push(format!("{parent}{name}"));
+            out.push((format!("{parent}{name}"), entry.id()));
         }
         TreeWalkResult::Ok
     })?;
     Ok(out)
-}
-
-/// The blob at `path` in the tree of `commit`, if there is one.
-pub fn blob_at(repo: &Repository, commit: Oid, path: &str) -> Option<Oid> {
-    let tree = repo.find_commit(commit).ok()?.tree().ok()?;
-    let entry = tree.get_path(Path::new(path)).ok()?;
-    (entry.kind() == Some(ObjectType::Blob)).then(|| entry.id())
 }
 
 /// Every blob under `dir` in the tree of `commit`, by path relative to `dir`. Empty when `dir`

@@ -11,10 +11,10 @@ mod changes;
 mod config;
 mod git;
 mod migrations;
-mod previous_code;
 mod report;
 mod review;
 mod sql;
+mod tree_code;
 mod verdicts;
 
 use std::time::{Duration, Instant};

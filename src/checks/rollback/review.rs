@@ -12,8 +12,8 @@ use super::changes::{self, Edit, Migration, MigrationSet};
 use super::config::Strategy;
 use super::git::{self, Rule as PreviousRule};
 use super::migrations::{self, History, MigrationFile, Tool};
-use super::previous_code::PreviousCode;
 use super::report::{Located, MigrationVerdict, MigrationsReport, PreviousInfo};
+use super::tree_code::TreeCode;
 use super::verdicts::{self, Policy};
 
 /// Reads blobs once.
@@ -80,8 +80,8 @@ fn moved_from(
     new_files: &BTreeMap<String, Oid>,
 ) -> Option<String> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    let paths = git::all_paths(repo, previous).ok()?;
-    for p in &paths {
+    let files = git::all_files(repo, previous).ok()?;
+    for (p, _) in &files {
         for (i, _) in p.match_indices('/') {
             if new_files.contains_key(&p[i + 1..]) {
                 *counts.entry(&p[..i]).or_default() += 1;
@@ -213,15 +213,13 @@ pub fn review_migrations(
         _ => None,
     };
 
-    released_changes(
-        tool,
-        prev_tag,
-        &old,
-        &new,
-        base.as_ref(),
-        &read,
-        &mut report,
-    );
+    let head_code = TreeCode::new(repo, head);
+    let sets = Sets {
+        old: &old,
+        new: &new,
+        base: base.as_ref(),
+    };
+    released_changes(tool, prev_tag, &sets, &head_code, &read, &mut report);
 
     // Added migrations, in the order they run; Django squashes (`replaces`) run on no database
     // that applied what they replace.
@@ -262,7 +260,7 @@ pub fn review_migrations(
             reviews.push((m.id.clone(), paths(m), r));
         }
     }
-    let code = PreviousCode::new(repo, prev_commit);
+    let code = TreeCode::new(repo, prev_commit);
     let policy = Policy {
         tool,
         strategy: p.strategy,
@@ -281,9 +279,9 @@ pub fn review_migrations(
 
 /// What `compatible` needs of the tool: the previous build must start on a database with
 /// migrations it does not know.
-fn compatible_notes(tool: Tool, prev: &str, code: &PreviousCode, report: &mut MigrationsReport) {
+fn compatible_notes(tool: Tool, prev: &str, code: &TreeCode, report: &mut MigrationsReport) {
     match tool {
-        Tool::Sqlx => match code.sqlx_ignores_missing() {
+        Tool::Sqlx => match code.tolerates_missing(Tool::Sqlx) {
             Some(file) => report.notes.push(format!(
                 "{prev} lets sqlx run on a database with migrations it does not know (`ignore_missing` in {file})"
             )),
@@ -298,17 +296,25 @@ fn compatible_notes(tool: Tool, prev: &str, code: &PreviousCode, report: &mut Mi
     }
 }
 
+/// The migrations of the previous release, of HEAD, and of the release a hotfix line
+/// branches from.
+struct Sets<'a> {
+    old: &'a MigrationSet,
+    new: &'a MigrationSet,
+    base: Option<&'a MigrationSet>,
+}
+
 /// Released migrations (in the previous release's tree) that HEAD edited, deleted or
 /// squashed, and those only the previous release's hotfix line has.
 fn released_changes(
     tool: Tool,
     prev: &str,
-    old: &MigrationSet,
-    new: &MigrationSet,
-    base: Option<&MigrationSet>,
+    sets: &Sets,
+    head_code: &TreeCode,
     read: &dyn Fn(Oid) -> String,
     report: &mut MigrationsReport,
 ) {
+    let (old, new, base) = (sets.old, sets.new, sets.base);
     let name = tool.name();
     let mut edited: Vec<&str> = Vec::new();
     for (key, o) in old {
@@ -347,10 +353,22 @@ fn released_changes(
         BTreeSet::new()
     };
     let squashed = changes::squashed(tool, old, new, &deleted, &replaced);
+    // A checksum tool told to tolerate applied migrations it has no file for minds deletions
+    // no more than the others.
+    let tolerated = if tool.checksums() && !deleted.is_empty() {
+        head_code.tolerates_missing(tool)
+    } else {
+        None
+    };
+    if let Some(file) = &tolerated {
+        report.notes.push(format!(
+            "HEAD tells {name} to tolerate applied migrations it has no file for (in {file})"
+        ));
+    }
     let (mut gone, mut squash): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     for key in &deleted {
         let o = &old[key];
-        if tool.checksums() {
+        if tool.checksums() && tolerated.is_none() {
             let mut v = MigrationVerdict::new(&o.id, "deleted", "deleted", paths(o));
             for f in &o.files {
                 v.problems.push(Located::new(&f.path, None, format!(

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use super::config::Strategy;
 use super::migrations::{Danger, Review, Tool};
-use super::previous_code::PreviousCode;
 use super::report::{Located, MigrationVerdict};
 use super::sql::{Rule, RuleKind, Target};
+use super::tree_code::TreeCode;
 
 /// What the verdicts depend on besides the migrations.
 pub struct Policy<'a> {
@@ -59,7 +59,7 @@ fn app_dir(path: &str) -> &str {
 
 /// When `d` is the contract step of an expand/contract change (the previous release's code no
 /// longer uses what it drops): why.
-fn contract_step(policy: &Policy, code: &PreviousCode, file: &str, d: &Danger) -> Option<String> {
+fn contract_step(policy: &Policy, code: &TreeCode, file: &str, d: &Danger) -> Option<String> {
     let t = d.target.as_ref()?;
     let prev = policy.previous;
     match (policy.tool, d.rule) {
@@ -119,7 +119,7 @@ fn grouped(found: Vec<(String, Danger)>) -> Vec<Located> {
 pub fn judge_added(
     added: Vec<(String, Vec<String>, Review)>,
     policy: &Policy,
-    code: &PreviousCode,
+    code: &TreeCode,
 ) -> Vec<MigrationVerdict> {
     let mut created = Created::default();
     let mut out = Vec::new();

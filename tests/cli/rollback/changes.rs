@@ -311,3 +311,55 @@ fn a_migrations_directory_new_since_the_previous_release_is_said() {
         "{all}"
     );
 }
+
+/// A Flyway project that replaced its migrations and tells Flyway to ignore the missing ones
+/// (`ignoreMigrationPatterns = *:missing`) does not break on databases that ran the old ones.
+#[test]
+fn deleted_flyway_migrations_pass_only_when_missing_ones_are_ignored() {
+    let squash = |config: &str| {
+        let r = released_then(
+            &[
+                ("db/V1__products.sql", "CREATE TABLE products (id INT);\n"),
+                ("db/U1__products.sql", "DROP TABLE products;\n"),
+                (
+                    "db/V2__notes.sql",
+                    "ALTER TABLE products ADD COLUMN note TEXT;\n",
+                ),
+                (
+                    "db/U2__notes.sql",
+                    "ALTER TABLE products DROP COLUMN note;\n",
+                ),
+            ],
+            &[],
+        );
+        r.remove("db/V1__products.sql")
+            .remove("db/U1__products.sql")
+            .remove("db/V2__notes.sql")
+            .remove("db/U2__notes.sql")
+            .write(
+                "db/V1_1__baseline.sql",
+                "CREATE TABLE IF NOT EXISTS products (id INT, note TEXT);\n",
+            )
+            .write("db/U1_1__baseline.sql", "SELECT 1;\n")
+            .write("src/main/resources/application.yml", config)
+            .commit("one baseline migration");
+        r
+    };
+    let cfg = "migrations = { dir = \"db\", tool = \"flyway\" }\n";
+    let tolerant = "flyway:\n  datasources:\n    default:\n      ignore-migration-patterns: \"*:missing,*:future\"\n";
+    let (code, item, all) = squash(tolerant).check(cfg);
+    assert_eq!((code, outcome(&item)), (0, "passed"), "{all}");
+    assert!(
+        item["data"]["notes"]
+            .to_string()
+            .contains("src/main/resources/application.yml"),
+        "{all}"
+    );
+
+    let (code, item, all) = squash("flyway:\n  enabled: true\n").check(cfg);
+    assert_eq!((code, outcome(&item)), (1, "failed"), "{all}");
+    assert!(
+        message(&item).contains("db/V1__products.sql: released migration was deleted"),
+        "{all}"
+    );
+}

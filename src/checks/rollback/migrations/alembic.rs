@@ -130,24 +130,26 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
             .filter(|(at, _)| rcv.within.contains(at))
             .collect::<Vec<_>>()
     };
-    // (table, the arguments after the table).
-    let split = |call: &str| -> (String, Vec<String>) {
-        let a: Vec<String> = args(call).into_iter().map(str::to_string).collect();
-        match &rcv.table {
-            Some(t) => (t.clone(), a),
-            None => (
-                a.first().map(|t| bare(t).to_string()).unwrap_or_default(),
-                a.into_iter().skip(1).collect(),
-            ),
-        }
+    // The table, and argument `pos` after it (`name` when given by keyword).
+    let table_of = |a: &[&str]| match &rcv.table {
+        Some(t) => t.clone(),
+        None => argument(a, 0, "table_name")
+            .map(bare)
+            .unwrap_or("")
+            .to_string(),
     };
-    let name_of = |a: &[String]| a.first().map(|c| bare(c).to_string()).unwrap_or_default();
+    let after_table = |a: &[&'_ str], pos: usize, name: &str| -> String {
+        let skip = usize::from(rcv.table.is_none());
+        argument(a, pos + skip, name).unwrap_or("").to_string()
+    };
     for (at, call) in ops("create_table") {
-        let (table, _) = split(call);
-        r.created(path, line(at), Target::table(&table));
+        let table = argument(&args(call), 0, "table_name")
+            .map(bare)
+            .unwrap_or("");
+        r.created(path, line(at), Target::table(table));
     }
     for (at, call) in ops("drop_table") {
-        let (table, _) = split(call);
+        let table = table_of(&args(call));
         let what = format!("drops table `{table}`");
         r.danger(
             path,
@@ -158,7 +160,9 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
         );
     }
     for (at, call) in ops("rename_table") {
-        let (table, _) = split(call);
+        let table = argument(&args(call), 0, "old_table_name")
+            .map(bare)
+            .unwrap_or("");
         let what = format!("renames table `{table}`");
         r.danger(
             path,
@@ -169,17 +173,18 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
         );
     }
     for (at, call) in ops("drop_column") {
-        let (table, rest) = split(call);
-        let col = name_of(&rest);
+        let a = args(call);
+        let (table, col) = (table_of(&a), after_table(&a, 0, "column_name"));
+        let col = bare(&col);
         let what = format!("drops column `{col}` of `{table}`");
-        let target = Some(Target::columns(&table, &[&col]));
+        let target = Some(Target::columns(&table, &[col]));
         r.danger(path, line(at), Rule::DropColumn, what, target);
     }
     for (at, call) in ops("alter_column") {
-        let (table, rest) = split(call);
-        let col = name_of(&rest);
-        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-        let target = Some(Target::columns(&table, &[&col]));
+        let rest = args(call);
+        let (table, col) = (table_of(&rest), after_table(&rest, 0, "column_name"));
+        let col = bare(&col);
+        let target = Some(Target::columns(&table, &[col]));
         if keyword(&rest, "new_column_name").is_some() {
             let what = format!("renames column `{col}` of `{table}`");
             r.danger(path, line(at), Rule::Rename, what, target.clone());
@@ -194,9 +199,9 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
         }
     }
     for (at, call) in ops("add_column") {
-        let (table, rest) = split(call);
-        let column = rest.first().map(String::as_str).unwrap_or("");
-        let col = first_string(column).map(|s| s.1).unwrap_or("").to_string();
+        let a = args(call);
+        let (table, column) = (table_of(&a), after_table(&a, 0, "column"));
+        let col = first_string(&column).map(|s| s.1).unwrap_or("").to_string();
         let target = Target::columns(&table, &[&col]);
         r.created(path, line(at), target.clone());
         let compact = column.replace(' ', "");
@@ -256,6 +261,20 @@ mod tests {
         let text = "def upgrade():\n    op.execute(sa.text(\"DROP TABLE a\"))\n\n\ndef downgrade():\n    op.execute('SELECT 1')\n";
         let r = one(Tool::Alembic, "versions/a1_x.py", text);
         assert_eq!(r.dangers.len(), 1, "{r:?}");
+    }
+
+    #[test]
+    fn keyword_arguments_name_table_and_column() {
+        let text = "def upgrade():\n    op.alter_column(table_name='orders', column_name='note', nullable=False)\n    op.drop_column(column_name='x', table_name='orders')\n\n\ndef downgrade():\n    op.execute('SELECT 1')\n";
+        let r = one(Tool::Alembic, "versions/a1_x.py", text);
+        let what: Vec<&str> = r.dangers.iter().map(|d| d.1.what.as_str()).collect();
+        assert_eq!(
+            what,
+            vec![
+                "drops column `x` of `orders`",
+                "makes column `note` of `orders` NOT NULL"
+            ]
+        );
     }
 
     #[test]

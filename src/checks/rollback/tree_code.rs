@@ -1,17 +1,19 @@
-//! What the previous release's code shows it can live with: columns its Rails models already
-//! ignore, Django fields and models it no longer declares, sqlx tolerating unknown versions.
+//! What a release's code shows it can live with: columns its Rails models already ignore,
+//! Django fields and models it no longer declares, a migration tool told to tolerate applied
+//! migrations it does not know.
 
 use std::cell::OnceCell;
 
 use git2::{Oid, Repository};
 
 use super::git;
+use super::migrations::Tool;
 
-/// The previous release's tree, read lazily.
-pub struct PreviousCode<'r> {
+/// A release's tree (the previous one's, or HEAD's), read lazily.
+pub struct TreeCode<'r> {
     repo: &'r Repository,
     commit: Oid,
-    paths: OnceCell<Vec<String>>,
+    files: OnceCell<Vec<(String, Oid)>>,
     ignored: OnceCell<Vec<Ignored>>,
 }
 
@@ -22,23 +24,23 @@ struct Ignored {
     file: String,
 }
 
-impl<'r> PreviousCode<'r> {
+impl<'r> TreeCode<'r> {
     pub fn new(repo: &'r Repository, commit: Oid) -> Self {
-        PreviousCode {
+        TreeCode {
             repo,
             commit,
-            paths: OnceCell::new(),
+            files: OnceCell::new(),
             ignored: OnceCell::new(),
         }
     }
 
-    fn paths(&self) -> &[String] {
-        self.paths
-            .get_or_init(|| git::all_paths(self.repo, self.commit).unwrap_or_default())
+    /// Every file of the tree: (path, blob).
+    fn files(&self) -> &[(String, Oid)] {
+        self.files
+            .get_or_init(|| git::all_files(self.repo, self.commit).unwrap_or_default())
     }
 
-    fn read(&self, path: &str) -> Option<String> {
-        let blob = git::blob_at(self.repo, self.commit, path)?;
+    fn read(&self, blob: Oid) -> Option<String> {
         git::blob_text(self.repo, blob).ok()
     }
 
@@ -46,11 +48,11 @@ impl<'r> PreviousCode<'r> {
     pub fn rails_ignores(&self, table: &str, column: &str) -> Option<&str> {
         let ignored = self.ignored.get_or_init(|| {
             let mut out = Vec::new();
-            for path in self.paths() {
+            for (path, blob) in self.files() {
                 if !path.ends_with(".rb") || !path.contains("models/") {
                     continue;
                 }
-                if let Some(text) = self.read(path).filter(|t| t.contains("ignored_columns")) {
+                if let Some(text) = self.read(*blob).filter(|t| t.contains("ignored_columns")) {
                     out.extend(ignored_columns(&text, path));
                 }
             }
@@ -67,14 +69,14 @@ impl<'r> PreviousCode<'r> {
     pub fn django_gone(&self, app_dir: &str, model: &str, field: Option<&str>) -> Option<String> {
         let prefix = format!("{app_dir}/");
         let files: Vec<(&String, String)> = self
-            .paths()
+            .files()
             .iter()
-            .filter(|p| {
+            .filter(|(p, _)| {
                 p.strip_prefix(&prefix).is_some_and(|rest| {
                     rest == "models.py" || (rest.starts_with("models/") && rest.ends_with(".py"))
                 })
             })
-            .filter_map(|p| self.read(p).map(|t| (p, t)))
+            .filter_map(|(p, blob)| self.read(*blob).map(|t| (p, t)))
             .collect();
         if files.is_empty() {
             return None;
@@ -112,29 +114,64 @@ impl<'r> PreviousCode<'r> {
         }
     }
 
-    /// The file where the previous release lets sqlx run on a database with migrations it does
-    /// not know (`set_ignore_missing(true)`, `--ignore-missing`).
-    pub fn sqlx_ignores_missing(&self) -> Option<String> {
-        const KINDS: &[&str] = &[
-            ".rs",
-            ".sh",
-            ".toml",
-            ".yml",
-            ".yaml",
-            "Dockerfile",
-            "Makefile",
-            "justfile",
-        ];
-        self.paths()
+    /// The file that lets the tool run on a database holding applied migrations it has no
+    /// file for (sqlx `set_ignore_missing(true)` / `--ignore-missing`; Flyway
+    /// `ignoreMigrationPatterns` with `*:missing`, `ignoreMissingMigrations`), if any.
+    pub fn tolerates_missing(&self, tool: Tool) -> Option<String> {
+        let (kinds, needles): (&[&str], &[&str]) = match tool {
+            Tool::Sqlx => (
+                &[
+                    ".rs",
+                    ".sh",
+                    ".toml",
+                    ".yml",
+                    ".yaml",
+                    "Dockerfile",
+                    "Makefile",
+                    "justfile",
+                ],
+                &["ignore_missing(true)", "--ignore-missing"],
+            ),
+            Tool::Flyway => (
+                &[
+                    ".yml",
+                    ".yaml",
+                    ".properties",
+                    ".conf",
+                    ".toml",
+                    ".xml",
+                    ".gradle",
+                    ".kts",
+                    ".java",
+                    ".kt",
+                    ".sh",
+                    "Dockerfile",
+                ],
+                &[
+                    "*:missing",
+                    "ignoreMissingMigrations(true)",
+                    "ignoreMissingMigrations=true",
+                    "ignore-missing-migrations: true",
+                    "IGNORE_MISSING_MIGRATIONS=true",
+                ],
+            ),
+            _ => return None,
+        };
+        // Configuration before code: it is where this usually is, and there is less of it.
+        let mut files: Vec<&(String, Oid)> = self
+            .files()
             .iter()
-            .filter(|p| KINDS.iter().any(|k| p.ends_with(k)))
+            .filter(|(p, _)| kinds.iter().any(|k| p.ends_with(k)))
+            .collect();
+        files.sort_by_key(|(p, _)| [".java", ".kt", ".rs"].iter().any(|k| p.ends_with(k)));
+        files
+            .into_iter()
             .take(20_000)
-            .find(|p| {
-                self.read(p).is_some_and(|t| {
-                    t.contains("ignore_missing(true)") || t.contains("--ignore-missing")
-                })
+            .find(|(_, blob)| {
+                self.read(*blob)
+                    .is_some_and(|t| needles.iter().any(|n| t.contains(n)))
             })
-            .cloned()
+            .map(|(p, _)| p.clone())
     }
 }
 
