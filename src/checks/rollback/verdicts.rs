@@ -74,7 +74,7 @@ fn contract_step(policy: &Policy, code: &TreeCode, file: &str, d: &Danger) -> Op
                 d.what, files[0]
             ))
         }
-        (Tool::Django, Rule::DropColumn) => {
+        (Tool::Django, Rule::DropColumn) if t.model => {
             let field = t.columns.first()?;
             let file = code.django_gone(app_dir(file), &t.table, Some(field))?;
             Some(format!(
@@ -82,7 +82,7 @@ fn contract_step(policy: &Policy, code: &TreeCode, file: &str, d: &Danger) -> Op
                 d.what
             ))
         }
-        (Tool::Django, Rule::DropTable) => {
+        (Tool::Django, Rule::DropTable) if t.model => {
             let files = code.django_gone(app_dir(file), &t.table, None)?;
             Some(format!(
                 "{}: the contract step, {prev} no longer declares the model ({files})",

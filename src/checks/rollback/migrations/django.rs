@@ -195,20 +195,26 @@ fn family(class: &str) -> &str {
     }
 }
 
-/// Type changes a column of the old type can take without breaking the old code's writes.
+/// Integer field classes: (bytes, only non-negative).
+fn integer(class: &str) -> Option<(u8, bool)> {
+    Some(match class {
+        "SmallIntegerField" | "SmallAutoField" => (2, false),
+        "PositiveSmallIntegerField" => (2, true),
+        "IntegerField" | "AutoField" => (4, false),
+        "PositiveIntegerField" => (4, true),
+        "BigIntegerField" | "BigAutoField" => (8, false),
+        "PositiveBigIntegerField" => (8, true),
+        _ => return None,
+    })
+}
+
+/// Type changes a column of the old type can take without breaking the old code's writes:
+/// `CharField` → `TextField`, a wider integer, dropping the non-negative check.
 fn widens(old: &str, new: &str) -> bool {
-    const WIDER: &[(&str, &str)] = &[
-        ("varchar", "TextField"),
-        ("SmallIntegerField", "IntegerField"),
-        ("SmallIntegerField", "BigIntegerField"),
-        ("IntegerField", "BigIntegerField"),
-        ("PositiveSmallIntegerField", "PositiveIntegerField"),
-        ("PositiveIntegerField", "PositiveBigIntegerField"),
-        ("SmallAutoField", "AutoField"),
-        ("SmallAutoField", "BigAutoField"),
-        ("AutoField", "BigAutoField"),
-    ];
-    WIDER.contains(&(old, new))
+    if let (Some((ob, op)), Some((nb, np))) = (integer(old), integer(new)) {
+        return nb >= ob && (op || !np);
+    }
+    old == "varchar" && new == "TextField"
 }
 
 /// Reviews one Django migration file.
@@ -255,7 +261,8 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
         }
     }
     for (at, call) in live("CreateModel") {
-        r.created(path, line(at), Target::table(&name(&args(call), 0, "name")));
+        let model = name(&args(call), 0, "name");
+        r.created(path, line(at), Target::model::<&str>(&model, &[]));
     }
     for (at, call) in live("DeleteModel") {
         let model = name(&args(call), 0, "name");
@@ -264,7 +271,7 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
             line(at),
             Rule::DropTable,
             format!("deletes model `{model}`"),
-            Some(Target::table(&model)),
+            Some(Target::model::<&str>(&model, &[])),
         );
     }
     for (at, call) in live("RenameModel") {
@@ -274,7 +281,7 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
             line(at),
             Rule::Rename,
             format!("renames model `{model}`"),
-            Some(Target::table(&model)),
+            Some(Target::model::<&str>(&model, &[])),
         );
     }
     for (op, pos, kw, rule, verb) in [
@@ -289,14 +296,14 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
                 line(at),
                 rule,
                 format!("{verb} `{field}` of `{model}`"),
-                Some(Target::columns(&model, &[&field])),
+                Some(Target::model(&model, &[&field])),
             );
         }
     }
     for (at, call) in live("AddField") {
         let a = args(call);
         let (model, field) = (name(&a, 0, "model_name"), name(&a, 1, "name"));
-        let target = Target::columns(&model, &[&field]);
+        let target = Target::model(&model, &[&field]);
         r.created(path, line(at), target.clone());
         let Some(expr) = argument(&a, 2, "field").and_then(FieldExpr::parse) else {
             continue;
@@ -332,7 +339,7 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
         let Some(old) = FieldExpr::parse(&old_text) else {
             continue;
         };
-        let target = Some(Target::columns(&model, &[&field]));
+        let target = Some(Target::model(&model, &[&field]));
         let (fo, fnew) = (family(old.class), family(new.class));
         let max_len = |f: &FieldExpr| f.kw("max_length").and_then(|v| v.parse::<u64>().ok());
         if fo != fnew && !widens(fo, new.class) {
@@ -378,7 +385,13 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
                 Rule::BlockingIndex => format!("adds an index to `{model}` without CONCURRENTLY"),
                 _ => format!("adds a validated constraint to `{model}`"),
             };
-            r.danger(path, line(at), rule, what, Some(Target::table(&model)));
+            r.danger(
+                path,
+                line(at),
+                rule,
+                what,
+                Some(Target::model::<&str>(&model, &[])),
+            );
         }
     }
 }
@@ -439,6 +452,53 @@ mod tests {
     fn state_operations_touch_no_table() {
         let text = "class Migration(migrations.Migration):\n    operations = [\n        migrations.SeparateDatabaseAndState(\n            state_operations=[migrations.RemoveField(model_name='order', name='note')],\n            database_operations=[],\n        ),\n    ]\n";
         assert!(one(Tool::Django, "0002_x.py", text).dangers.is_empty());
+    }
+
+    struct Earlier(&'static str);
+
+    impl History for Earlier {
+        fn earlier(&self, _: &str) -> Vec<(String, String)> {
+            vec![("shop/migrations/0001_initial.py".into(), self.0.into())]
+        }
+    }
+
+    #[test]
+    fn alter_field_compares_with_the_earlier_definition() {
+        let initial = "operations = [migrations.CreateModel(name='Order', fields=[('n', models.PositiveIntegerField(null=True)), ('code', models.CharField(max_length=20))])]";
+        let rules = |op: &str| {
+            let text = format!("operations = [\n    {op},\n]\n");
+            let mut r = Review::default();
+            review(
+                "shop/migrations/0002_x.py",
+                &text,
+                &Earlier(initial),
+                &mut r,
+            );
+            r.dangers.iter().map(|d| d.1.rule).collect::<Vec<_>>()
+        };
+        let alter = |field: &str, expr: &str| {
+            format!("migrations.AlterField(model_name='order', name='{field}', field={expr})")
+        };
+        // Widening: fine.
+        assert!(rules(&alter("n", "models.BigIntegerField(null=True)")).is_empty());
+        assert!(rules(&alter("code", "models.TextField()")).is_empty());
+        assert!(rules(&alter("code", "models.CharField(max_length=40)")).is_empty());
+        // Narrowing, retyping, NOT NULL.
+        assert_eq!(
+            rules(&alter("n", "models.SmallIntegerField(null=True)")),
+            vec![Rule::AlterType]
+        );
+        assert_eq!(
+            rules(&alter("code", "models.CharField(max_length=10)")),
+            vec![Rule::AlterType]
+        );
+        assert_eq!(
+            rules(&alter("n", "models.PositiveIntegerField()")),
+            vec![Rule::SetNotNull]
+        );
+        // A rename in between: the field is looked up under its old name.
+        let renamed = "migrations.RenameField(model_name='order', old_name='code', new_name='ref'),\n    migrations.AlterField(model_name='order', name='ref', field=models.IntegerField())";
+        assert_eq!(rules(renamed), vec![Rule::Rename, Rule::AlterType]);
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct Target {
     pub table: String,
     /// Empty: the whole table.
     pub columns: Vec<String>,
+    /// Named as a Django model (and fields) rather than a table (and columns).
+    #[serde(skip)]
+    pub model: bool,
 }
 
 impl Target {
@@ -108,6 +111,7 @@ impl Target {
         Target {
             table: object_name(name),
             columns: Vec::new(),
+            model: false,
         }
     }
 
@@ -115,6 +119,15 @@ impl Target {
         Target {
             table: object_name(table),
             columns: columns.iter().map(|c| object_name(c.as_ref())).collect(),
+            model: false,
+        }
+    }
+
+    /// A Django model, or fields of it.
+    pub fn model<S: AsRef<str>>(model: &str, fields: &[S]) -> Target {
+        Target {
+            model: true,
+            ..Target::columns(model, fields)
         }
     }
 }
