@@ -8,11 +8,46 @@ use super::sql;
 pub fn canonical(path: &str, text: &str) -> String {
     if path.ends_with(".sql") {
         sql::canonical(text)
-    } else if path.ends_with(".py") || path.ends_with(".rb") {
-        script(text, path.ends_with(".py"))
+    } else if path.ends_with(".py") {
+        script(&python_imports_sorted(text), true)
+    } else if path.ends_with(".rb") {
+        script(text, false)
     } else {
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     }
+}
+
+/// Python code with its top-level imports in one sorted block at the top, and without
+/// `from __future__ import ...` (a no-op on Python 3): isort and pyupgrade edits are formatting.
+fn python_imports_sorted(text: &str) -> String {
+    let mut imports: Vec<String> = Vec::new();
+    let mut rest: Vec<&str> = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if !(line.starts_with("import ") || line.starts_with("from ")) {
+            rest.push(line);
+            continue;
+        }
+        let mut statement = line.to_string();
+        // `from x import (\n a,\n b,\n)` is one statement.
+        if statement.contains('(') {
+            while !statement.contains(')') {
+                let Some(more) = lines.next() else { break };
+                statement.push(' ');
+                statement.push_str(more);
+            }
+        }
+        if !statement.starts_with("from __future__ ") {
+            let names = statement.replace(['(', ')'], " ").replace(',', " ");
+            imports.push(names.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    imports.sort();
+    imports.dedup();
+    let mut out = imports.join("\n");
+    out.push('\n');
+    out.push_str(&rest.join("\n"));
+    out
 }
 
 /// The canonical form of Ruby or Python code.
@@ -43,6 +78,13 @@ fn script(text: &str, python: bool) -> String {
             continue;
         }
         if c == '"' || c == '\'' {
+            // Python 2's `u"..."` is `"..."`.
+            if python
+                && out.ends_with('u')
+                && !out[..out.len() - 1].chars().next_back().is_some_and(word)
+            {
+                out.pop();
+            }
             let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
             let open = if triple { 3 } else { 1 };
             let mut j = i + open;
@@ -112,6 +154,19 @@ mod tests {
         assert_eq!(canonical("0002.py", a), canonical("0002.py", b));
         let c = b.replace("null=True", "null=False");
         assert_ne!(canonical("0002.py", a), canonical("0002.py", &c));
+    }
+
+    #[test]
+    fn pyupgrade_and_isort_edits_are_formatting() {
+        let a = "from __future__ import unicode_literals\n\nimport django.utils.timezone\nfrom django.db import migrations, models\nimport django.db.models.deletion\n\nX = [u'a']\n";
+        let b = "import django.db.models.deletion\nimport django.utils.timezone\nfrom django.db import (\n    migrations,\n    models,\n)\n\nX = ['a']\n";
+        assert_eq!(canonical("0001.py", a), canonical("0001.py", b));
+        let c = "import django.db.models.deletion\nimport django.utils.timezone\nfrom django.db import migrations, models\n\nX = ['a']\n";
+        assert_eq!(canonical("0001.py", a), canonical("0001.py", c));
+        assert_ne!(
+            canonical("0001.py", a),
+            canonical("0001.py", &c.replace("'a'", "'b'"))
+        );
     }
 
     #[test]

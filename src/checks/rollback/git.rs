@@ -157,8 +157,17 @@ pub fn previous_release<'t>(
     if eligible.is_empty() {
         return Ok(None);
     }
-    let ancestors = history(repo, head)?;
-    let in_history = |t: &ReleaseTag| ancestors.contains(&t.commit);
+    // Whether a release is in HEAD's history: one walk of the history when HEAD is untagged
+    // (many tags may need asking), a merge-base query per tag otherwise.
+    let ancestors = if current.is_none() {
+        Some(history(repo, head)?)
+    } else {
+        None
+    };
+    let in_history = |t: &ReleaseTag| match &ancestors {
+        Some(set) => set.contains(&t.commit),
+        None => t.commit == head || repo.graph_descendant_of(head, t.commit).unwrap_or(false),
+    };
     let relation = |t: &ReleaseTag| -> Result<Relation, git2::Error> {
         Ok(if in_history(t) {
             Relation::Ancestor
