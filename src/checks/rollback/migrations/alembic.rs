@@ -169,7 +169,7 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
             line(at),
             Rule::Rename,
             what,
-            Some(Target::table(&table)),
+            Some(Target::table(table)),
         );
     }
     for (at, call) in ops("drop_column") {
