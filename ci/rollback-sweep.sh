@@ -60,9 +60,14 @@ migs = (data.get("migrations") or {}).get("migrations") or []
 for m in migs:
     change, verdict = m.get("change"), m.get("verdict")
     if change in ("edited", "deleted", "squashed", "hotfix-only"):
-        counts[change] += 1
+        # Those that do not fail the item are marked.
+        quiet = m.get("problems") or change == "squashed"
+        counts[change + ("" if quiet else "(warn)")] += 1
     elif verdict == "irreversible":
         counts["irreversible"] += 1
+    counts["noted"] += len(m.get("notes") or [])
+    for d in m.get("lock_risks") or []:
+        counts["lock:" + (d.get("rule") or "?")] += 1
     for d in m.get("dangerous") or []:
         key = d.get("rule") or "?"
         if d.get("acknowledged"):
@@ -71,7 +76,7 @@ for m in migs:
     for w in m.get("warnings") or []:
         counts["warn:" + (w.get("rule") or "other")] += 1
 outcome = item.get("outcome", "?")
-findings = " ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "-"
+findings = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v) or "-"
 print(f"{tag:<16} {previous:<24} {outcome:<8} {len(migs):>4}  {findings}")
 if sys.argv[3] == "1" and outcome != "passed":
     print("    " + (item.get("message") or "")[:300])
