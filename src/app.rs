@@ -347,7 +347,7 @@ async fn run_deploy(argv: &[String], cancel: &CancellationToken) -> i32 {
 
 fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), String> {
     if let Some(path) = &settings.junit {
-        let xml = report::junit::render(report, path);
+        let xml = report::junit::render(report, &settings.junit_base);
         crate::files::write_atomic(path, xml.as_bytes())
             .map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
     }
@@ -367,7 +367,7 @@ fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), Strin
             .map_err(|e| format!("cannot append to GITHUB_STEP_SUMMARY: {e}"))?;
     }
     if settings.output.github_annotations {
-        for line in report::github::annotations(report) {
+        for line in report::github::annotations(report, &settings.junit_base) {
             println!("{line}");
         }
     }

@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// The directory the JUnit report's paths (attachments, each item's checklist `file`) are
+    /// relative to: the project root, where GitLab and Jenkins resolve them [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub junit_base: Option<PathBuf>,
     /// Write a JSON report here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -122,6 +126,10 @@ pub struct RunArgs {
     /// A remote WebDriver (e.g. Selenium Grid) for browser items.
     #[arg(long, value_name = "URL", env = "PREFLIGHT_WEBDRIVER_URL")]
     pub webdriver_url: Option<String>,
+}
+
+fn absolute_or_same(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// A command-line value that cannot be used.
@@ -233,8 +241,7 @@ impl RunArgs {
                 .unwrap_or(Path::new(".")),
         )
         .unwrap_or_else(|_| PathBuf::from("."));
-        let artifacts_dir =
-            std::path::absolute(&self.artifacts).unwrap_or_else(|_| self.artifacts.clone());
+        let artifacts_dir = absolute_or_same(&self.artifacts);
         let mut acks = match &self.acks_file {
             Some(p) => read_acks(p)?,
             None => Acks::default(),
@@ -257,6 +264,7 @@ impl RunArgs {
             checklist_dir,
             artifacts_dir,
             junit: self.junit.clone(),
+            junit_base: absolute_or_same(self.junit_base.as_deref().unwrap_or(Path::new("."))),
             json: self.json.clone(),
             jobs: self.jobs.map(|j| j as usize),
             only: self.only.clone(),

@@ -14,6 +14,8 @@ pub struct RunSettings {
     /// Absolute.
     pub artifacts_dir: PathBuf,
     pub junit: Option<PathBuf>,
+    /// Absolute; paths in the JUnit report are relative to it.
+    pub junit_base: PathBuf,
     pub json: Option<PathBuf>,
     pub jobs: Option<usize>,
     pub only: Vec<String>,

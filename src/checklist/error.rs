@@ -64,11 +64,7 @@ impl ChecklistError {
     /// 1-based line and column (in characters) of the error, when it has a place.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         let (text, span) = (self.source_text.as_deref()?, self.span.as_ref()?);
-        let at = span.start.min(text.len());
-        let before = &text[..floor_char_boundary(text, at)];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-        Some((line, col))
+        Some(line_col(text, span.start))
     }
 
     /// The dotted key the error is in, e.g. `http.health.timeout`.
@@ -126,6 +122,14 @@ impl ChecklistError {
         }
         out
     }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..floor_char_boundary(text, offset.min(text.len()))];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

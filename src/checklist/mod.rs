@@ -44,6 +44,8 @@ pub struct ItemDef {
     pub id: String,
     pub kind: &'static str,
     pub name: String,
+    /// 1-based line of the item's table in the checklist (where reports point annotations).
+    pub line: usize,
     pub common: Common,
     pub check: Arc<dyn Check>,
 }
@@ -390,11 +392,13 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     } in raw_items
     {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
+        let (line, _) = error::line_col(text, name.span().start);
         let name = name.into_inner();
         items.push(ItemDef {
             id: format!("{kind}.{name}"),
             kind,
             name,
+            line,
             common,
             check,
         });

@@ -1,6 +1,7 @@
 //! GitHub Actions: a markdown job summary and `::error` annotations.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::{Outcome, RunReport};
 
@@ -50,23 +51,37 @@ fn escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// `::error` workflow commands for blocking items that did not pass.
-pub fn annotations(report: &RunReport) -> Vec<String> {
+/// Workflow commands: `::error` for blocking items that failed or errored, `::warning` for
+/// non-blocking ones, each on the item's line of the checklist (relative to `base`, the
+/// repository root in a workflow) so the pull request shows it there.
+pub fn annotations(report: &RunReport, base: &Path) -> Vec<String> {
+    let file = property(&super::relative_to(&report.path, base).display().to_string());
     report
         .items
         .iter()
-        .filter(|i| i.blocks_gate() && matches!(i.outcome, Outcome::Failed | Outcome::Errored))
+        .filter(|i| matches!(i.outcome, Outcome::Failed | Outcome::Errored))
         .map(|i| {
-            let msg = super::clean_text(&i.message)
-                .replace('%', "%25")
-                .replace('\r', "%0D")
-                .replace('\n', "%0A");
-            format!(
-                "::error title=preflight {} {}::{}",
-                i.id,
-                i.outcome.label(),
-                msg
-            )
+            let level = if i.blocking { "error" } else { "warning" };
+            let what = if i.blocking {
+                i.outcome.label().to_string()
+            } else {
+                format!("{} (non-blocking)", i.outcome.label())
+            };
+            let msg = data(&super::clean_text(&i.message));
+            let title = property(&format!("preflight {} {what}", i.id));
+            format!("::{level} file={file},line={},title={title}::{msg}", i.line)
         })
         .collect()
+}
+
+/// Escapes a workflow command's message.
+fn data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value.
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
 }

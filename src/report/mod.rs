@@ -73,6 +73,9 @@ pub struct ItemResult {
     pub id: String,
     pub kind: String,
     pub name: String,
+    /// 1-based line of the item's table in the checklist.
+    #[serde(skip)]
+    pub line: usize,
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub blocking: bool,
@@ -176,17 +179,32 @@ impl RunReport {
             exit::FAILED
         }
     }
+}
 
-    /// `path` relative to `base`'s directory when possible (for links in reports).
-    pub fn relative_to(path: &Path, report_file: &Path) -> PathBuf {
-        let base = report_file
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default();
-        let base = std::path::absolute(&base).unwrap_or(base);
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        relative_path(&path, &base).unwrap_or(path)
+/// `path` relative to the directory `base` when they share a root (for links in reports).
+pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let (path, base) = (resolved(path), resolved(base));
+    relative_path(&path, &base).unwrap_or(path)
+}
+
+/// Absolute, without `.` and `..` (symlinks resolved when the path exists).
+fn resolved(p: &Path) -> PathBuf {
+    use std::path::Component;
+    if let Ok(real) = std::fs::canonicalize(p) {
+        return real;
     }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
 }
 
 fn relative_path(path: &Path, base: &Path) -> Option<PathBuf> {
@@ -218,49 +236,81 @@ fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
     }
 }
 
-/// Removes ANSI escape sequences and characters XML 1.0 cannot carry.
+/// Makes captured output readable in reports: removes ANSI escape sequences the way a terminal
+/// consumes them, turns carriage-return progress updates into lines of their own, and writes
+/// characters XML 1.0 cannot carry (and C1 controls, which escape strippers may read as the start
+/// of a sequence) as `\u{..}`.
 pub fn clean_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // CSI: ESC [ params final-byte; OSC: ESC ] ... BEL/ST; others: ESC + one char.
-            match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    for d in chars.by_ref() {
-                        if ('@'..='~').contains(&d) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    chars.next();
-                    while let Some(d) = chars.next() {
-                        if d == '\x07' || (d == '\x1b' && chars.peek() == Some(&'\\')) {
-                            if d == '\x1b' {
-                                chars.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                Some(_) => {
-                    chars.next();
-                }
-                None => {}
+        match c {
+            '\x1b' => skip_escape(&mut chars),
+            // `\r\n` is one line break; a lone `\r` (a progress update) starts a new line.
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\r' => out.push('\n'),
+            '\t' | '\n' => out.push(c),
+            c if c < ' '
+                || ('\u{7f}'..='\u{9f}').contains(&c)
+                || matches!(c, '\u{FFFE}' | '\u{FFFF}') =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
-            continue;
-        }
-        let allowed =
-            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
-        if allowed {
-            out.push(c);
-        } else {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            c => out.push(c),
         }
     }
     out
+}
+
+/// Consumes the escape sequence that follows an ESC (ECMA-48), never past the end of the line:
+/// an unterminated sequence must not swallow the rest of the output.
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    let Some(&first) = chars.peek() else { return };
+    match first {
+        // CSI: parameter and intermediate bytes, then one final byte.
+        '[' => {
+            chars.next();
+            while chars.next_if(|d| (' '..='?').contains(d)).is_some() {}
+            chars.next_if(|d| ('@'..='~').contains(d));
+        }
+        // Control strings (OSC, DCS, SOS, PM, APC): up to BEL or ST, or the end of the line.
+        ']' | 'P' | 'X' | '^' | '_' => {
+            chars.next();
+            while let Some(&d) = chars.peek() {
+                match d {
+                    '\x07' | '\u{9c}' => {
+                        chars.next();
+                        return;
+                    }
+                    '\n' | '\r' => return,
+                    '\x1b' => {
+                        // ESC \ is ST; any other ESC starts a new sequence.
+                        let mut ahead = chars.clone();
+                        ahead.next();
+                        if ahead.peek() == Some(&'\\') {
+                            chars.next();
+                            chars.next();
+                        }
+                        return;
+                    }
+                    _ => {
+                        chars.next();
+                    }
+                }
+            }
+        }
+        // nF: intermediate bytes, then a final byte (`ESC ( B` designates a character set).
+        ' '..='/' => {
+            while chars.next_if(|d| (' '..='/').contains(d)).is_some() {}
+            chars.next_if(|d| ('0'..='~').contains(d));
+        }
+        // Fp, Fe, Fs: one byte (`ESC 7`, `ESC M`, `ESC c`).
+        '0'..='~' => {
+            chars.next();
+        }
+        // A stray ESC: dropped alone.
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -270,5 +320,30 @@ mod tests {
         assert_eq!(super::clean_text("\x1b[31mred\x1b[0m ok"), "red ok");
         assert_eq!(super::clean_text("a\0b\x07c\td"), "a\\u{0}b\\u{7}c\td");
         assert_eq!(super::clean_text("\x1b]0;title\x07x"), "x");
+    }
+
+    #[test]
+    fn clean_text_ends_escapes_where_a_terminal_does() {
+        use super::clean_text;
+        // An unterminated OSC (a hyperlink cut short) ends at the line's end, not the text's.
+        assert_eq!(
+            clean_text("before\x1b]8;;http://x\nafter\nstderr"),
+            "before\nafter\nstderr"
+        );
+        // OSC ended by ST, and an OSC cut short by the next escape.
+        assert_eq!(clean_text("a\x1b]8;;u\x1b\\link\x1b]8;;\x1b\\b"), "alinkb");
+        assert_eq!(clean_text("a\x1b]0;t\x1b[1mb"), "ab");
+        // Designators (`tput sgr0` ends with `ESC ( B`) go whole.
+        assert_eq!(clean_text("x\x1b(By\x1b)0z\x1b#8!"), "xyz!");
+        // A CSI cut short by a newline keeps the newline and what follows.
+        assert_eq!(clean_text("a\x1b[31\nb"), "a\nb");
+        assert_eq!(clean_text("a\x1b[?25lb\x1b7c\x1b"), "abc");
+        // Progress lines are lines; CRLF is one line break.
+        assert_eq!(
+            clean_text("10%\r50%\r100%\r\ndone\r\n"),
+            "10%\n50%\n100%\ndone\n"
+        );
+        // C1 controls are shown, not interpreted.
+        assert_eq!(clean_text("a\u{9b}31mb\u{9d}c"), "a\\u{9b}31mb\\u{9d}c");
     }
 }

@@ -210,9 +210,11 @@ fn item_line(style: &Style, r: &ItemResult) -> String {
         let _ = writeln!(s, "        {} {w}", style.paint("33", "warning:"));
     }
     if matches!(r.outcome, Outcome::Failed | Outcome::Errored) && !r.details.is_empty() {
-        let lines: Vec<&str> = r.details.lines().collect();
+        // Cleaned whole: a progress line's `\r` becomes a line break of its own.
+        let details = super::clean_text(&r.details);
+        let lines: Vec<&str> = details.lines().collect();
         for l in lines.iter().take(DETAIL_LINES) {
-            let _ = writeln!(s, "        {}", super::clean_text(l));
+            let _ = writeln!(s, "        {l}");
         }
         if lines.len() > DETAIL_LINES {
             let _ = writeln!(

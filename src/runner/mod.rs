@@ -235,6 +235,7 @@ fn not_run(p: &PlannedItem, outcome: Outcome, message: String) -> ItemResult {
         id: p.def.id.clone(),
         kind: p.def.kind.to_string(),
         name: p.def.name.clone(),
+        line: p.def.line,
         description: p.def.common.description.clone(),
         tags: p.def.common.tags.clone(),
         blocking: p.def.common.blocking,

@@ -344,12 +344,15 @@ blocking = false
     assert_eq!(json["counts"]["warnings"], 2);
     let xml = read(&dir.path().join("out.xml"));
     assert!(xml.contains("<flakyFailure"), "{xml}");
+    // Non-blocking: shown as not passed, counted as no failure (the gate is open).
     assert!(
-        xml.contains(r#"<failure message="exit code 4 (expected exit code 0)" type="failed""#),
+        xml.contains(r#"<skipped message="non-blocking failure: exit code 4 (expected exit code 0)" type="non-blocking""#),
         "{xml}"
     );
     assert!(
-        xml.contains(r#"<error message="cannot run `preflight-no-such-program-x`"#),
+        xml.contains(
+            r#"<skipped message="non-blocking error: cannot run `preflight-no-such-program-x`"#
+        ),
         "{xml}"
     );
     assert!(
@@ -665,7 +668,9 @@ fn github_actions_get_a_step_summary_and_error_annotations() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("::error title=preflight command.broken failed::exit code 2"),
+        stdout.contains(
+            "::error file=c.toml,line=4,title=preflight command.broken failed::exit code 2"
+        ),
         "{stdout}"
     );
     let md = read(&dir.path().join("summary.md"));
@@ -806,13 +811,12 @@ url = "http://127.0.0.1:9/"
         String::from_utf8_lossy(&out.stderr)
     );
     insta::assert_snapshot!(text, @r"
-    suite command tests=4 failures=1 errors=1 skipped=1
-    case preflight.command command.ok passed attachments=0
-    case preflight.command command.broken failure attachments=0
-    case preflight.command command.missing error attachments=0
-    case preflight.command command.after skipped attachments=0
-    suite http tests=1 failures=1 errors=0 skipped=0
-    case preflight.http http.down failure attachments=0
+    suite c tests=5 failures=2 errors=1 skipped=1
+    case preflight.checklist command.ok passed attachments=0
+    case preflight.checklist command.broken failure attachments=0
+    case preflight.checklist command.missing error attachments=0
+    case preflight.checklist command.after skipped attachments=0
+    case preflight.checklist http.down failure attachments=0
     ");
 }
 

@@ -5,6 +5,7 @@ mod bad_checklists;
 mod browser;
 mod flags;
 mod foundation;
+mod junit;
 mod rollback;
 mod soak;
 mod support;

@@ -563,11 +563,19 @@ async fn capture_failure(sh: &Shared<'_>, wd: &WebDriver, run: u32, index: usize
                 .max(Duration::from_millis(200)),
         )
     };
-    if let Ok(Ok(png)) = tokio::time::timeout(within(), wd.screenshot_as_png()).await {
-        save(sh, &format!("{prefix}-screenshot.png"), &png);
+    // A failure without its screenshot says so: a reader must not take the missing file for
+    // a missing link.
+    let limit = within();
+    match tokio::time::timeout(limit, wd.screenshot_as_png()).await {
+        Ok(Ok(png)) => save(sh, &format!("{prefix}-screenshot.png"), &png),
+        Ok(Err(e)) => not_captured(sh, run, "screenshot", &e.to_string()),
+        Err(_) => not_captured(sh, run, "screenshot", &no_answer(limit)),
     }
-    if let Ok(Ok(html)) = tokio::time::timeout(within(), wd.source()).await {
-        save(sh, &format!("{prefix}-page.html"), html.as_bytes());
+    let limit = within();
+    match tokio::time::timeout(limit, wd.source()).await {
+        Ok(Ok(html)) => save(sh, &format!("{prefix}-page.html"), html.as_bytes()),
+        Ok(Err(e)) => not_captured(sh, run, "page HTML", &e.to_string()),
+        Err(_) => not_captured(sh, run, "page HTML", &no_answer(limit)),
     }
     // Not every driver keeps a console log (geckodriver, some grids): then there is none.
     if let Ok(Ok(entries)) = tokio::time::timeout(within(), wd.browser_log()).await {
@@ -580,6 +588,22 @@ async fn capture_failure(sh: &Shared<'_>, wd: &WebDriver, run: u32, index: usize
         }
         save(sh, &format!("{prefix}-console.log"), text.as_bytes());
     }
+}
+
+fn no_answer(limit: Duration) -> String {
+    format!(
+        "the browser did not answer within {:.1}s",
+        limit.as_secs_f64()
+    )
+}
+
+/// A warning (shown with the item's details in every report) for an artifact not captured.
+fn not_captured(sh: &Shared<'_>, run: u32, what: &str, why: &str) {
+    let why = why.lines().next().unwrap_or("").trim();
+    sh.warnings
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!("no {what} of the failed run {run}: {why}"));
 }
 
 fn save(sh: &Shared<'_>, name: &str, bytes: &[u8]) {
