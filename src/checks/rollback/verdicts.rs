@@ -175,11 +175,19 @@ pub fn judge_added(
         v.lock_risks = grouped(locks);
         for (file, line, why) in review.irreversible {
             match policy.strategy {
-                Strategy::Down => v.problems.push(Located::new(
-                    &file,
-                    Some(line),
-                    format!("irreversible: {why}"),
-                )),
+                Strategy::Down => {
+                    let message = format!("irreversible: {why}");
+                    // The same reason again in this migration: counted with the first.
+                    match v.problems.iter_mut().find(|p| p.message == message) {
+                        Some(p) => {
+                            p.count += 1;
+                            if p.more_lines.len() < 5 {
+                                p.more_lines.push(line);
+                            }
+                        }
+                        None => v.problems.push(Located::new(&file, Some(line), message)),
+                    }
+                }
                 Strategy::Compatible => v.notes.push(format!(
                     "{file}:{line}: no way back ({why}); not needed with strategy = \"compatible\""
                 )),

@@ -299,3 +299,31 @@ fn lock_risks_are_reported_apart_and_never_fail() {
     assert_eq!((code, outcome(&item)), (0, "passed"), "{all}");
     assert_eq!(warnings(&item), "", "{all}");
 }
+
+#[test]
+fn the_same_irreversible_reason_in_one_migration_is_one_problem() {
+    let ops: String = (0..3)
+        .map(|i| format!("        migrations.RunSQL('CREATE INDEX i{i} ON shop_order (id)'),\n"))
+        .collect();
+    let r = released_then(
+        &[("shop/migrations/__init__.py", "")],
+        &[(
+            "shop/migrations/0001_indexes.py",
+            &format!(
+                "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    operations = [\n{ops}    ]\n"
+            ),
+        )],
+    );
+    let (code, item, all) =
+        r.check("migrations = { dir = \"shop/migrations\", tool = \"django\" }\n");
+    assert_eq!((code, outcome(&item)), (1, "failed"), "{all}");
+    assert_eq!(
+        item["data"]["problems"].as_array().map(Vec::len),
+        Some(1),
+        "{all}"
+    );
+    assert!(
+        message(&item).contains("0001_indexes.py:6: irreversible: `RunSQL` without `reverse_sql` (+2 more like it: lines 7, 8)"),
+        "{all}"
+    );
+}

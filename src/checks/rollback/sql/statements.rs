@@ -210,6 +210,11 @@ fn alter_action(table: &str, a: &[Token], out: &mut Found) {
             );
         }
         "RENAME" => {
+            // PostgreSQL renames sequences with ALTER TABLE too; column defaults follow a
+            // sequence by its id, not its name.
+            if matches!(w(1), "TO" | "AS") && table.ends_with("_seq") {
+                return;
+            }
             if matches!(w(1), "TO" | "AS") {
                 let (name, _) = name_at(a, 2);
                 out.push(

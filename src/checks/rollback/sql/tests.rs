@@ -146,6 +146,18 @@ fn targets_name_the_table_and_columns_touched() {
 }
 
 #[test]
+fn renaming_a_sequence_is_no_rename_of_a_table() {
+    assert_eq!(
+        rules("ALTER TABLE ipam_x_id_seq RENAME TO vpn_x_id_seq;"),
+        vec![]
+    );
+    assert_eq!(
+        rules("ALTER TABLE ipam_x RENAME TO vpn_x;"),
+        vec![(1, Rule::Rename)]
+    );
+}
+
+#[test]
 fn created_tables_and_columns_are_listed_with_their_lines() {
     let s = scan(
         "CREATE TABLE IF NOT EXISTS drafts (id INT);\nALTER TABLE orders ADD COLUMN note TEXT, ADD CONSTRAINT c CHECK (id > 0) NOT VALID;",
