@@ -94,7 +94,7 @@ fn contract_step(policy: &Policy, code: &TreeCode, file: &str, d: &Danger) -> Op
 }
 
 /// Findings of one rule in one migration, as one entry: the first, and how many more.
-fn grouped(found: Vec<(String, Danger)>) -> Vec<Located> {
+fn grouped(found: Vec<(String, Danger)>, strategy: Strategy) -> Vec<Located> {
     let mut out: Vec<Located> = Vec::new();
     for (file, d) in found {
         if let Some(g) = out
@@ -107,7 +107,11 @@ fn grouped(found: Vec<(String, Danger)>) -> Vec<Located> {
             }
             continue;
         }
-        let mut l = Located::new(&file, Some(d.line), format!("{}: {}", d.what, d.rule.why()));
+        let mut l = Located::new(
+            &file,
+            Some(d.line),
+            format!("{}: {}", d.what, d.rule.why(strategy == Strategy::Down)),
+        );
         l.rule = Some(d.rule);
         l.acknowledged = d.acknowledged;
         out.push(l);
@@ -170,9 +174,10 @@ pub fn judge_added(
                 (RuleKind::Lock, _) => {}
             }
         }
-        v.dangerous = grouped(dangerous);
-        v.warnings = grouped(warnings);
-        v.lock_risks = grouped(locks);
+        v.dangerous = grouped(dangerous, policy.strategy);
+        v.warnings = grouped(warnings, policy.strategy);
+        v.lock_risks = grouped(locks, policy.strategy);
+        let mut no_way_back = false;
         for (file, line, why) in review.irreversible {
             match policy.strategy {
                 Strategy::Down => {
@@ -188,10 +193,12 @@ pub fn judge_added(
                         None => v.problems.push(Located::new(&file, Some(line), message)),
                     }
                 }
-                Strategy::Compatible => v.notes.push(format!(
-                    "{file}:{line}: no way back ({why}); not needed with strategy = \"compatible\""
-                )),
+                Strategy::Compatible => no_way_back = true,
             }
+        }
+        if no_way_back {
+            v.notes
+                .push("no way back, and none needed with strategy = \"compatible\"".into());
         }
         v.verdict = if !v.problems.is_empty() {
             "irreversible"

@@ -61,33 +61,41 @@ impl Rule {
         }
     }
 
-    /// Why the previous release cannot live with it.
-    pub fn why(self) -> &'static str {
-        match self {
-            Rule::DropTable => {
+    /// Why it matters; `down` adds what a down migration cannot undo.
+    pub fn why(self, down: bool) -> &'static str {
+        match (self, down) {
+            (Rule::DropTable, true) => {
                 "the previous release still reads it, and a down migration cannot bring its rows back"
             }
-            Rule::DropColumn => {
+            (Rule::DropTable, false) => "the previous release still reads it",
+            (Rule::DropColumn, true) => {
                 "the previous release still reads it, and a down migration cannot bring its values back"
             }
-            Rule::Rename => "the previous release still uses the old name",
-            Rule::AlterType => "the previous release may not read or write the new type",
-            Rule::SetNotNull => "the previous release may insert rows without it",
-            Rule::AddNotNull => "the previous release inserts rows without it",
-            Rule::Truncate => "a down migration cannot bring the rows back",
-            Rule::DeleteWithoutWhere => {
+            (Rule::DropColumn, false) => "the previous release still reads it",
+            (Rule::Rename, _) => "the previous release still uses the old name",
+            (Rule::AlterType, _) => "the previous release may not read or write the new type",
+            (Rule::SetNotNull, _) => "the previous release may insert rows without it",
+            (Rule::AddNotNull, _) => "the previous release inserts rows without it",
+            (Rule::Truncate, true) => "a down migration cannot bring the rows back",
+            (Rule::DeleteWithoutWhere, true) => {
                 "every row goes, and a down migration cannot bring them back"
             }
-            Rule::UpdateWithoutWhere => {
+            (Rule::UpdateWithoutWhere, true) => {
                 "every row changes, and a down migration cannot restore the old values"
             }
-            Rule::RewriteWithoutRestore => {
+            (Rule::Truncate | Rule::DeleteWithoutWhere, false) => {
+                "the rows are gone, and a rollback does not bring them back"
+            }
+            (Rule::UpdateWithoutWhere, false) => {
+                "every row changes, and a rollback does not restore the old values"
+            }
+            (Rule::RewriteWithoutRestore, _) => {
                 "its reverse is a no-op: rolling back keeps the rewritten rows and restores no data"
             }
-            Rule::BlockingIndex => {
+            (Rule::BlockingIndex, _) => {
                 "writes to the table wait until the index is built (use CONCURRENTLY)"
             }
-            Rule::ValidatingConstraint => {
+            (Rule::ValidatingConstraint, _) => {
                 "every row is checked while writes wait (add it NOT VALID, then VALIDATE)"
             }
         }
