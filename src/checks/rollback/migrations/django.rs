@@ -186,13 +186,56 @@ const NO_COLUMN: &[&str] = &[
     "GeneratedField",
 ];
 
-/// The column type family of a field class, so that `EmailField` → `CharField` is no change.
-fn family(class: &str) -> &str {
-    match class {
+/// Django's own field classes. A project's field class is judged by the built-in one its name
+/// ends with (`NullableCharField` → `CharField`); others are not judged.
+const BUILTIN: &[&str] = &[
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "BigIntegerField",
+    "IntegerField",
+    "SmallIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "BinaryField",
+    "BooleanField",
+    "NullBooleanField",
+    "CharField",
+    "EmailField",
+    "SlugField",
+    "URLField",
+    "TextField",
+    "DateField",
+    "DateTimeField",
+    "TimeField",
+    "DurationField",
+    "DecimalField",
+    "FloatField",
+    "FileField",
+    "FilePathField",
+    "ImageField",
+    "GenericIPAddressField",
+    "JSONField",
+    "UUIDField",
+    "ForeignKey",
+    "OneToOneField",
+    "ArrayField",
+];
+
+/// The column type family of a field class, so that `EmailField` → `CharField` is no change;
+/// `None` for a class that names no built-in one.
+fn family(class: &str) -> Option<&'static str> {
+    let builtin = BUILTIN
+        .iter()
+        .filter(|b| class.ends_with(*b))
+        .max_by_key(|b| b.len())?;
+    Some(match *builtin {
         "CharField" | "EmailField" | "SlugField" | "URLField" => "varchar",
         "ForeignKey" | "OneToOneField" => "fk",
+        "BooleanField" | "NullBooleanField" => "bool",
         other => other,
-    }
+    })
 }
 
 /// Integer field classes: (bytes, only non-negative).
@@ -208,8 +251,8 @@ fn integer(class: &str) -> Option<(u8, bool)> {
     })
 }
 
-/// Type changes a column of the old type can take without breaking the old code's writes:
-/// `CharField` → `TextField`, a wider integer, dropping the non-negative check.
+/// Type changes (of families) a column of the old type can take without breaking the old
+/// code's writes: `CharField` → `TextField`, a wider integer, dropping the non-negative check.
 fn widens(old: &str, new: &str) -> bool {
     if let (Some((ob, op)), Some((nb, np))) = (integer(old), integer(new)) {
         return nb >= ob && (op || !np);
@@ -340,10 +383,9 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
             continue;
         };
         let target = Some(Target::model(&model, &[&field]));
-        let (fo, fnew) = (family(old.class), family(new.class));
         let max_len = |f: &FieldExpr| f.kw("max_length").and_then(|v| v.parse::<u64>().ok());
-        if fo != fnew && !widens(fo, new.class) {
-            r.danger(
+        match (family(old.class), family(new.class)) {
+            (Some(fo), Some(fnew)) if fo != fnew && !widens(fo, fnew) => r.danger(
                 path,
                 line(at),
                 Rule::AlterType,
@@ -352,18 +394,21 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
                     old.class, new.class
                 ),
                 target.clone(),
-            );
-        } else if fo == fnew
-            && let (Some(o), Some(n)) = (max_len(&old), max_len(&new))
-            && n < o
-        {
-            r.danger(
-                path,
-                line(at),
-                Rule::AlterType,
-                format!("shortens field `{field}` of `{model}` (max_length {o} → {n})"),
-                target.clone(),
-            );
+            ),
+            (Some(fo), Some(fnew)) if fo == fnew => {
+                if let (Some(o), Some(n)) = (max_len(&old), max_len(&new))
+                    && n < o
+                {
+                    r.danger(
+                        path,
+                        line(at),
+                        Rule::AlterType,
+                        format!("shortens field `{field}` of `{model}` (max_length {o} → {n})"),
+                        target.clone(),
+                    );
+                }
+            }
+            _ => {}
         }
         if old.is_true("null") && !new.is_true("null") {
             r.danger(
@@ -483,6 +528,9 @@ mod tests {
         assert!(rules(&alter("n", "models.BigIntegerField(null=True)")).is_empty());
         assert!(rules(&alter("code", "models.TextField()")).is_empty());
         assert!(rules(&alter("code", "models.CharField(max_length=40)")).is_empty());
+        // A project's subclass of a built-in field is that field; an unknown class is not judged.
+        assert!(rules(&alter("code", "fields.NullableCharField(max_length=20)")).is_empty());
+        assert!(rules(&alter("code", "fields.ColorField(max_length=20)")).is_empty());
         // Narrowing, retyping, NOT NULL.
         assert_eq!(
             rules(&alter("n", "models.SmallIntegerField(null=True)")),
