@@ -295,7 +295,12 @@ pub fn render_details(
         let _ = writeln!(s, "artifact: {} -> {}", art.location, art.detail);
     }
     if !a.uncommitted.is_empty() {
-        let _ = writeln!(s, "uncommitted changes: {}", a.uncommitted.join(", "));
+        let shown: Vec<&str> = a.uncommitted.iter().take(20).map(String::as_str).collect();
+        let more = match a.uncommitted.len() {
+            n if n > 20 => format!(" (+{} more)", n - 20),
+            _ => String::new(),
+        };
+        let _ = writeln!(s, "uncommitted changes: {}{more}", shown.join(", "));
     }
     for n in notes {
         let _ = writeln!(s, "note: {n}");

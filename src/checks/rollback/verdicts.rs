@@ -93,6 +93,19 @@ fn contract_step(policy: &Policy, code: &TreeCode, file: &str, d: &Danger) -> Op
     }
 }
 
+/// Whether the column `d` adds gets a database default: by table name, or for a Django model
+/// by its default table name `<app>_<model>`.
+fn gets_default(d: &Danger, file: &str, defaulted: &[Target]) -> bool {
+    let Some(t) = &d.target else { return false };
+    let app = app_dir(file).rsplit('/').next().unwrap_or("");
+    let model_table = format!("{app}_{}", t.table);
+    defaulted.iter().any(|x| {
+        (x.table == t.table || (t.model && x.table == model_table))
+            && !t.columns.is_empty()
+            && t.columns.iter().all(|c| x.columns.contains(c))
+    })
+}
+
 /// Findings of one rule in one migration, as one entry: the first, and how many more.
 fn grouped(found: Vec<(String, Danger)>, strategy: Strategy) -> Vec<Located> {
     let mut out: Vec<Located> = Vec::new();
@@ -126,6 +139,12 @@ pub fn judge_added(
     code: &TreeCode,
 ) -> Vec<MigrationVerdict> {
     let mut created = Created::default();
+    // A NOT NULL column the release also gives a database default (in any migration of it)
+    // takes the previous release's inserts that leave it out.
+    let defaulted: Vec<Target> = added
+        .iter()
+        .flat_map(|(_, _, r)| r.defaulted.iter().cloned())
+        .collect();
     let mut out = Vec::new();
     for (id, files, mut review) in added {
         let mut v = MigrationVerdict::new(&id, "added", "reversible", files);
@@ -138,7 +157,12 @@ pub fn judge_added(
             while let Some((_, _, t)) = creations.next_if(|c| c.1 <= d.line) {
                 created.add(&t);
             }
-            if created.covers(&d) {
+            if d.rule == Rule::AddNotNull && gets_default(&d, &file, &defaulted) {
+                v.notes.push(format!(
+                    "{}: it gets a database default in this release, which the previous release's inserts take",
+                    d.what
+                ));
+            } else if created.covers(&d) {
                 if d.rule.kind() != RuleKind::Lock {
                     new_objects.push(d.what.clone());
                 }

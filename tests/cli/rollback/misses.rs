@@ -112,6 +112,8 @@ fn django_add_field_not_null_fails_unless_nullable_or_db_default() {
         "        migrations.AddField(model_name='order', name='total', field=models.IntegerField(null=True)),\n",
         "        migrations.AddField(model_name='order', name='total', field=models.IntegerField(db_default=0)),\n",
         "        migrations.AddField(model_name='order', name='tags', field=models.ManyToManyField(to='shop.tag')),\n",
+        // The database default Django drops, set again in SQL (what saleor does).
+        "        migrations.AddField(model_name='order', name='total', field=models.IntegerField(default=0)),\n        migrations.RunSQL(\n            sql='ALTER TABLE shop_order ALTER COLUMN total SET DEFAULT 0;',\n            reverse_sql='ALTER TABLE shop_order ALTER COLUMN total DROP DEFAULT;',\n        ),\n",
     ];
     for ops in passing {
         let (code, item, all) = django(ops, "").check(DJANGO);

@@ -273,6 +273,8 @@ pub struct Review {
     pub dangers: Vec<(String, Danger)>,
     /// Tables and columns its up direction creates (file, line, target).
     pub created: Vec<(String, usize, Target)>,
+    /// Columns its up direction gives a database default (`SET DEFAULT`).
+    pub defaulted: Vec<Target>,
     /// `false` for a file that only looks like a migration (an Alembic helper module).
     pub is_migration: bool,
 }
@@ -320,6 +322,8 @@ impl Review {
         for (line, t) in scan.created {
             self.created(file, first_line + line - 1, t);
         }
+        self.defaulted
+            .extend(scan.defaulted.into_iter().map(|(_, t)| t));
     }
 }
 

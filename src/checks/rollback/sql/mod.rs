@@ -166,6 +166,8 @@ pub struct SqlScan {
     pub findings: Vec<SqlFinding>,
     /// Tables and columns it creates, with their 1-based lines.
     pub created: Vec<(usize, Target)>,
+    /// Columns it gives a database default.
+    pub defaulted: Vec<(usize, Target)>,
 }
 
 /// Whether `text` holds no statement at all (only comments, whitespace and semicolons): an
@@ -210,6 +212,11 @@ pub fn scan(text: &str) -> SqlScan {
             .collect(),
         created: found
             .created
+            .into_iter()
+            .map(|(at, t)| (line_of(at), t))
+            .collect(),
+        defaulted: found
+            .defaulted
             .into_iter()
             .map(|(at, t)| (line_of(at), t))
             .collect(),

@@ -8,6 +8,8 @@ use super::{Rule, Target};
 pub(super) struct Found {
     pub findings: Vec<(usize, Rule, String, Option<Target>)>,
     pub created: Vec<(usize, Target)>,
+    /// Columns given a database default (`ALTER COLUMN c SET DEFAULT ...`).
+    pub defaulted: Vec<(usize, Target)>,
 }
 
 impl Found {
@@ -243,6 +245,9 @@ fn alter_action(table: &str, a: &[Token], out: &mut Found) {
                     format!("changes the type of column `{column}` of `{table}`"),
                     target.clone(),
                 );
+            }
+            if w(j) == "SET" && w(j + 1) == "DEFAULT" {
+                out.defaulted.push((at, target.clone()));
             }
             if w(j) == "SET" && w(j + 1) == "NOT" && w(j + 2) == "NULL" {
                 out.push(

@@ -172,6 +172,16 @@ fn created_tables_and_columns_are_listed_with_their_lines() {
 }
 
 #[test]
+fn set_default_is_listed() {
+    let s =
+        scan("ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0, ALTER COLUMN n DROP DEFAULT;");
+    assert_eq!(
+        s.defaulted,
+        vec![(1, Target::columns("orders", &["total"]))]
+    );
+}
+
+#[test]
 fn lock_risks() {
     let locks = |sql: &str| {
         scan(sql)
