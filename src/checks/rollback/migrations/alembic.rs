@@ -146,7 +146,7 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
         let table = argument(&args(call), 0, "table_name")
             .map(bare)
             .unwrap_or("");
-        r.created(path, line(at), Target::table(table));
+        r.creates(path, line(at), Target::table(table));
     }
     for (at, call) in ops("drop_table") {
         let table = table_of(&args(call));
@@ -203,7 +203,7 @@ fn operations(path: &str, up: &str, rcv: &Receiver, line: &dyn Fn(usize) -> usiz
         let (table, column) = (table_of(&a), after_table(&a, 0, "column"));
         let col = first_string(&column).map(|s| s.1).unwrap_or("").to_string();
         let target = Target::columns(&table, &[&col]);
-        r.created(path, line(at), target.clone());
+        r.creates(path, line(at), target.clone());
         let compact = column.replace(' ', "");
         if compact.contains("nullable=False") && !compact.contains("server_default") {
             let what =

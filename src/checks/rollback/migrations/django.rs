@@ -305,7 +305,7 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
     }
     for (at, call) in live("CreateModel") {
         let model = name(&args(call), 0, "name");
-        r.created(path, line(at), Target::model::<&str>(&model, &[]));
+        r.creates(path, line(at), Target::model::<&str>(&model, &[]));
     }
     for (at, call) in live("DeleteModel") {
         let model = name(&args(call), 0, "name");
@@ -347,7 +347,7 @@ pub(super) fn review(path: &str, text: &str, history: &dyn History, r: &mut Revi
         let a = args(call);
         let (model, field) = (name(&a, 0, "model_name"), name(&a, 1, "name"));
         let target = Target::model(&model, &[&field]);
-        r.created(path, line(at), target.clone());
+        r.creates(path, line(at), target.clone());
         let Some(expr) = argument(&a, 2, "field").and_then(FieldExpr::parse) else {
             continue;
         };

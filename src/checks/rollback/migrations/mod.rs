@@ -300,7 +300,7 @@ impl Review {
         ));
     }
 
-    fn created(&mut self, file: &str, line: usize, target: Target) {
+    fn creates(&mut self, file: &str, line: usize, target: Target) {
         self.created.push((file.to_string(), line, target));
     }
 
@@ -320,7 +320,7 @@ impl Review {
             ));
         }
         for (line, t) in scan.created {
-            self.created(file, first_line + line - 1, t);
+            self.creates(file, first_line + line - 1, t);
         }
         self.defaulted
             .extend(scan.defaulted.into_iter().map(|(_, t)| t));

@@ -337,7 +337,7 @@ fn statement(path: &str, s: &Stmt, r: &mut Review) {
             } else {
                 arg(1).to_string()
             };
-            r.created(path, line, column(&c));
+            r.creates(path, line, column(&c));
             if keyword(&a, "null") == Some("false") && keyword(&a, "default").is_none() {
                 r.danger(
                     path,
@@ -348,12 +348,12 @@ fn statement(path: &str, s: &Stmt, r: &mut Review) {
                 );
             }
         }
-        "add_timestamps" => r.created(
+        "add_timestamps" => r.creates(
             path,
             line,
             Target::columns(table, &["created_at", "updated_at"]),
         ),
-        "create_table" => r.created(path, line, Target::table(table)),
+        "create_table" => r.creates(path, line, Target::table(table)),
         "add_index" if !s.code.contains("algorithm: :concurrently") => danger(
             Rule::BlockingIndex,
             format!("adds an index to `{table}` without `algorithm: :concurrently`"),
