@@ -18,6 +18,8 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v groovy >/dev/null || need_apt+=(groovy) # ci/validate-examples.sh: Jenkinsfile syntax
+# The TLS tests make a CA and certificates and serve them with `openssl s_server`.
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ci/install-deps.sh: apt-get install ${need_apt[*]}"
   $sudo apt-get update -qq

@@ -7,17 +7,18 @@ use std::sync::Arc;
 
 use clap::Parser;
 use futures::future::BoxFuture;
-use tokio_util::sync::CancellationToken;
 
-use crate::checklist::{self, Checklist, ChecklistError, LoadOptions};
+use crate::checklist::{self, Checklist, ChecklistError, LoadOptions, printable};
 use crate::checks::Prompter;
 use crate::cli::{self, Arguments, Command, FlagsCommand, RunArgs, SnapshotArgs, UsageError};
 use crate::exit;
 use crate::plan::{self, PlanError};
 use crate::redact::Redactor;
+use crate::report::terminal::Screen;
 use crate::report::{self, RunReport};
 use crate::runner::{Event, Runner};
-use crate::settings::{OutputSettings, RunSettings};
+use crate::settings::{Leftovers, OutputSettings, RunSettings};
+use crate::signals::Interrupts;
 
 /// Everything that stops preflight before (or instead of) a run.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,8 @@ pub fn main() -> i32 {
         }
     };
     let output = cli::output_settings(args.color);
+    // Before any thread starts: every process preflight starts inherits the run's marker.
+    crate::leftovers::mark_this_run();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,7 +82,11 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
         Err(e) => {
             let text = match &e {
                 AppError::Checklist(c) => c.render(output.color),
-                other => format!("error: {other}\n"),
+                // URL userinfo is redacted even where no secret is known yet.
+                other => format!(
+                    "error: {}\n",
+                    printable(&Redactor::default().redact(&other.to_string()))
+                ),
             };
             let _ = std::io::stderr().write_all(text.as_bytes());
             match e {
@@ -105,7 +112,11 @@ fn load(
         builtins,
         overrides: vars.to_vec(),
     };
-    Ok(checklist::load(file, &options)?)
+    let checklist = checklist::load(file, &options)?;
+    for w in &checklist.warnings {
+        eprint!("{w}");
+    }
+    Ok(checklist)
 }
 
 /// The absolute directory of the checklist `file` (relative paths in it resolve against it).
@@ -215,46 +226,90 @@ async fn run(
             settings.artifacts_dir.display()
         )));
     }
+    let redactor = Arc::new(checklist.redactor());
+    handle_dead_runs(settings.leftovers, &redactor).await;
 
     let settings = Arc::new(settings);
-    let redactor = Arc::new(Redactor::new(
-        checklist.secrets.iter().map(|(_, v)| v.clone()),
-    ));
+    let screen = Arc::new(Screen::new(output.color));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let reporter = tokio::spawn(report::terminal::run(rx, output));
-    let cancel = CancellationToken::new();
-    tokio::spawn(watch_signals(cancel.clone(), tx.clone()));
+    let reporter = tokio::spawn(report::terminal::run(rx, output, screen.clone()));
+    let mut interrupts = Interrupts::listen();
+    let stop = interrupts.stop.clone();
+    let interrupted = tx.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        let _ = interrupted.send(Event::Interrupted);
+    });
     let runner = Runner {
         settings: settings.clone(),
         redactor: redactor.clone(),
-        prompter: Arc::new(TerminalPrompter::new(settings.interactive)),
+        prompter: Arc::new(TerminalPrompter::new(settings.interactive, screen.clone())),
         events: tx,
-        cancel: cancel.clone(),
+        cancel: interrupts.stop.clone(),
+        kill_now: interrupts.kill_now.clone(),
     };
     let report = runner.run(&checklist, plan).await;
     drop(runner);
     let _ = reporter.await;
 
+    // The verdict comes last, once the reports are written (or could not be).
     let mut code = report.exit_code();
-    if let Err(e) = write_reports(&report, &settings) {
-        eprintln!("error: {e}");
+    let problem = write_reports(&report, &settings)
+        .err()
+        .map(|e| redactor.redact(&e).into_owned());
+    if problem.is_some() {
         code = code.max(exit::FAILED);
     }
+    screen.print(&report::terminal::verdict(
+        &report,
+        problem.as_deref(),
+        output.color,
+    ));
     let Some(deploy) = deploy else {
         return Ok(code);
     };
-    if code != exit::PASSED || cancel.is_cancelled() {
+    if code != exit::PASSED || interrupts.stop.is_cancelled() {
         eprintln!(
             "gate closed: `{}` was not run",
             redactor.redact(&deploy.join(" "))
         );
         return Ok(code);
     }
-    eprintln!(
-        "gate open: running `{}`",
-        redactor.redact(&deploy.join(" "))
-    );
-    Ok(run_deploy(&deploy, &cancel).await)
+    let shown = redactor.redact(&deploy.join(" ")).into_owned();
+    eprintln!("gate open: running `{shown}`");
+    Ok(crate::deploy::run(
+        &deploy,
+        &shown,
+        settings.deploy_stop_timeout,
+        &mut interrupts,
+    )
+    .await)
+}
+
+/// Reports (and unless `--leftovers report`, stops) what runs whose preflight is gone left
+/// behind: processes that would hold ports and files, and temp directories.
+async fn handle_dead_runs(mode: Leftovers, redactor: &Redactor) {
+    let dead = crate::leftovers::find_dead_runs();
+    for p in &dead.processes {
+        let what = match mode {
+            Leftovers::Stop => "stopping it",
+            Leftovers::Report => "left running (--leftovers report)",
+        };
+        eprintln!(
+            "leftover: {} of preflight run {}, which is no longer running: {what}",
+            printable(&redactor.redact(&p.describe())),
+            p.run
+        );
+    }
+    if mode == Leftovers::Stop {
+        for d in &dead.temp_dirs {
+            eprintln!(
+                "leftover: removing `{}` of a preflight run that is no longer running",
+                d.display()
+            );
+        }
+        crate::leftovers::clean_dead_runs(&dead).await;
+    }
 }
 
 /// `preflight flags snapshot`: writes the lock file of every selected `[flags.*]` item that has
@@ -264,7 +319,7 @@ async fn flags_snapshot(args: &SnapshotArgs) -> Result<i32, AppError> {
     let mut written = 0;
     for file in &args.files {
         let list = load(file, &vars, None)?;
-        let redactor = Redactor::new(list.secrets.iter().map(|(_, v)| v.clone()));
+        let redactor = list.redactor();
         let dir = checklist_dir(file);
         for item in &list.items {
             if !args.only.is_empty() && !args.only.iter().any(|o| *o == item.name || *o == item.id)
@@ -316,44 +371,15 @@ async fn flags_snapshot(args: &SnapshotArgs) -> Result<i32, AppError> {
     Ok(exit::PASSED)
 }
 
-/// Runs the deploy command with inherited stdio; its exit status becomes ours.
-async fn run_deploy(argv: &[String], cancel: &CancellationToken) -> i32 {
-    let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..]).kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {}", crate::process::spawn_error(&argv[0], &e));
-            return exit::FAILED;
-        }
-    };
-    tokio::select! {
-        status = child.wait() => match status {
-            Ok(s) => {
-                use std::os::unix::process::ExitStatusExt;
-                s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
-            }
-            Err(e) => {
-                eprintln!("error: waiting for `{}`: {e}", argv[0]);
-                exit::FAILED
-            }
-        },
-        _ = cancel.cancelled() => {
-            let _ = child.kill().await;
-            exit::INTERRUPTED
-        }
-    }
-}
-
 fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), String> {
     if let Some(path) = &settings.junit {
         let xml = report::junit::render(report, &settings.junit_base);
-        crate::files::write_atomic(path, xml.as_bytes())
+        crate::files::write_report(path, xml.as_bytes())
             .map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
     }
     if let Some(path) = &settings.json {
         let json = report::json::render(report);
-        crate::files::write_atomic(path, json.as_bytes())
+        crate::files::write_report(path, json.as_bytes())
             .map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
     }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
@@ -374,33 +400,19 @@ fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), Strin
     Ok(())
 }
 
-/// First Ctrl-C/SIGTERM: stop the run gracefully. Second: leave at once.
-async fn watch_signals(cancel: CancellationToken, events: crate::runner::EventSender) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
-    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-    let _ = events.send(Event::Interrupted);
-    cancel.cancel();
-    tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-    std::process::exit(exit::INTERRUPTED);
-}
-
-/// Asks y/N on the terminal, one question at a time.
+/// Asks y/N on the terminal, one question at a time; the progress line waits meanwhile.
 struct TerminalPrompter {
     interactive: bool,
     lock: tokio::sync::Mutex<()>,
+    screen: Arc<Screen>,
 }
 
 impl TerminalPrompter {
-    fn new(interactive: bool) -> Self {
+    fn new(interactive: bool, screen: Arc<Screen>) -> Self {
         TerminalPrompter {
             interactive,
             lock: tokio::sync::Mutex::new(()),
+            screen,
         }
     }
 }
@@ -412,12 +424,9 @@ impl Prompter for TerminalPrompter {
                 return None;
             }
             let _guard = self.lock.lock().await;
-            let q = format!("\r\x1b[2K? {question} [y/N] ");
-            tokio::task::spawn_blocking(move || {
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(q.as_bytes());
-                let _ = err.flush();
-                drop(err);
+            self.screen
+                .open_prompt(&format!("? {} [y/N] ", printable(question)));
+            let answer = tokio::task::spawn_blocking(move || {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).ok()?;
                 Some(matches!(
@@ -427,7 +436,9 @@ impl Prompter for TerminalPrompter {
             })
             .await
             .ok()
-            .flatten()
+            .flatten();
+            self.screen.close_prompt();
+            answer
         })
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::settings::{Ack, Acks, OutputSettings, RunSettings, current_user};
+use crate::settings::{Ack, Acks, Leftovers, OutputSettings, RunSettings, current_user};
 
 /// Runs a declarative pre-release checklist and blocks a deploy until every item passes.
 #[derive(Debug, Parser)]
@@ -126,6 +126,19 @@ pub struct RunArgs {
     /// A remote WebDriver (e.g. Selenium Grid) for browser items.
     #[arg(long, value_name = "URL", env = "PREFLIGHT_WEBDRIVER_URL")]
     pub webdriver_url: Option<String>,
+    /// `gate`: after forwarding Ctrl-C/SIGTERM to the deploy command, how long to wait for it
+    /// to stop before its process group is killed.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub deploy_stop_timeout: std::time::Duration,
+    /// Processes left by an earlier run whose preflight is gone (killed): `stop` them (and
+    /// report them), or only `report` them.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Leftovers::Stop)]
+    pub leftovers: Leftovers,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|_| format!("invalid duration `{s}`: expected a number and a unit, like `30s`"))
 }
 
 fn absolute_or_same(path: &Path) -> PathBuf {
@@ -139,6 +152,8 @@ pub enum UsageError {
     BadVar(String),
     #[error("cannot read acks file `{path}`: {message}")]
     AcksFile { path: PathBuf, message: String },
+    #[error("`--junit` and `--json` name the same file `{0}`: give each report its own path")]
+    SameReport(PathBuf),
 }
 
 /// Parses `NAME=VALUE` pairs.
@@ -191,7 +206,19 @@ struct AckEntry {
     at: Option<String>,
     #[serde(default)]
     note: Option<String>,
+    /// The commit signed off (a full hash or a prefix of at least 7 characters).
+    #[serde(default)]
+    commit: Option<String>,
+    /// The sign-off holds for every commit.
+    #[serde(default)]
+    any_commit: bool,
+    /// RFC 3339: the sign-off no longer holds after this.
+    #[serde(default)]
+    expires: Option<String>,
 }
+
+/// Clocks of the machines that wrote an ack and that check it may differ this much.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
     let err = |message: String| UsageError::AcksFile {
@@ -205,17 +232,35 @@ pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
         .ok()
         .map(chrono::DateTime::<chrono::Utc>::from);
     let mut acks = Acks::default();
+    let now = chrono::Utc::now();
     for (id, entry) in file.acks {
-        let at = match entry.at {
-            Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+        let time = |key: &str, s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.to_utc())
                 .map_err(|e| {
                     err(format!(
-                        "`at` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)"
+                        "`{key}` of `{id}`: {e} (expected RFC 3339, like 2026-11-20T10:00:00Z)"
                     ))
-                })?
-                .to_utc(),
-            None => modified.unwrap_or_else(chrono::Utc::now),
+                })
         };
+        let at = match entry.at {
+            Some(s) => time("at", &s)?,
+            None => modified.unwrap_or(now),
+        };
+        if at > now + CLOCK_SKEW {
+            return Err(err(format!(
+                "`at` of `{id}` is in the future ({}): a sign-off cannot be given ahead of time",
+                at.to_rfc3339()
+            )));
+        }
+        let expires = entry.expires.map(|s| time("expires", &s)).transpose()?;
+        if let Some(c) = &entry.commit
+            && (c.len() < 7 || !c.chars().all(|ch| ch.is_ascii_hexdigit()))
+        {
+            return Err(err(format!(
+                "`commit` of `{id}` is `{c}`: expected a commit hash (at least 7 hex digits)"
+            )));
+        }
         let by = entry.by.unwrap_or_else(current_user);
         acks.by_id.insert(
             id,
@@ -224,6 +269,9 @@ pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
                 at,
                 note: entry.note,
                 source: format!("acks file {}", path.display()),
+                commit: entry.commit.map(|c| c.to_ascii_lowercase()),
+                any_commit: entry.any_commit,
+                expires,
             },
         );
     }
@@ -255,8 +303,16 @@ impl RunArgs {
                     at: now,
                     note: None,
                     source: "--ack".into(),
+                    commit: None,
+                    any_commit: true,
+                    expires: None,
                 },
             );
+        }
+        if let (Some(junit), Some(json)) = (&self.junit, &self.json)
+            && crate::files::same_destination(junit, json)
+        {
+            return Err(UsageError::SameReport(json.clone()));
         }
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         Ok(RunSettings {
@@ -275,6 +331,8 @@ impl RunArgs {
             interactive: !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             output,
             webdriver_url: self.webdriver_url.clone(),
+            deploy_stop_timeout: self.deploy_stop_timeout,
+            leftovers: self.leftovers,
         })
     }
 }

@@ -96,33 +96,31 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
         .collect();
 
     // Kahn's algorithm, taking the earliest item in checklist order first: a stable order.
+    // Linear in items and needs (with a log for the ordered pick): a long `needs` chain must
+    // not make `list` or `run` quadratic.
     let keep_set: HashSet<usize> = keep.iter().copied().collect();
-    let mut indegree: HashMap<usize, usize> = HashMap::new();
+    let mut indegree: HashMap<usize, usize> = HashMap::with_capacity(keep.len());
+    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
     for &i in &keep {
-        let d = items[i]
-            .common
-            .needs
-            .iter()
-            .filter(|n| keep_set.contains(&index[n.get_ref().as_str()]))
-            .count();
+        let mut d = 0;
+        for n in &items[i].common.needs {
+            let j = index[n.get_ref().as_str()];
+            if keep_set.contains(&j) {
+                d += 1;
+                dependents.entry(j).or_default().push(i);
+            }
+        }
         indegree.insert(i, d);
     }
     let mut ready: BTreeSet<usize> = keep.iter().copied().filter(|i| indegree[i] == 0).collect();
     let mut order = Vec::with_capacity(keep.len());
     while let Some(i) = ready.pop_first() {
         order.push(i);
-        for &j in &keep {
-            if items[j]
-                .common
-                .needs
-                .iter()
-                .any(|n| index[n.get_ref().as_str()] == i)
-            {
-                let d = indegree.get_mut(&j).expect("kept item");
-                *d -= 1;
-                if *d == 0 {
-                    ready.insert(j);
-                }
+        for &j in dependents.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
+            let d = indegree.get_mut(&j).expect("kept item");
+            *d -= 1;
+            if *d == 0 {
+                ready.insert(j);
             }
         }
     }

@@ -27,6 +27,20 @@ pub struct RunSettings {
     pub interactive: bool,
     pub output: OutputSettings,
     pub webdriver_url: Option<String>,
+    /// `gate`: how long the deploy command gets to stop after a forwarded signal.
+    pub deploy_stop_timeout: std::time::Duration,
+    /// What to do with processes of earlier runs whose preflight is gone.
+    pub leftovers: Leftovers,
+}
+
+/// `--leftovers`: what a run does with the processes of runs whose preflight is gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Leftovers {
+    /// Report them and stop them.
+    #[default]
+    Stop,
+    /// Only report them.
+    Report,
 }
 
 /// How the terminal reporter writes.
@@ -53,6 +67,12 @@ pub struct Ack {
     pub note: Option<String>,
     /// `--ack` or the acks file's path.
     pub source: String,
+    /// The commit (or a prefix of it) the sign-off was given for.
+    pub commit: Option<String>,
+    /// The sign-off holds whatever the commit (`any_commit = true`, and every `--ack`).
+    pub any_commit: bool,
+    /// No longer valid after this time.
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// The name to record for a sign-off given on this machine.

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::redact::Redactor;
 use crate::syntax::{ItemErrorKind, did_you_mean};
 
 /// What is wrong with a checklist.
@@ -43,6 +43,14 @@ pub enum ChecklistErrorKind {
     Readiness,
     #[error("`jobs` must be at least 1")]
     ZeroJobs,
+    #[error(
+        "`--var {name}=...` names no var of the checklist{}",
+        did_you_mean(suggestion)
+    )]
+    UnknownOverride {
+        name: String,
+        suggestion: Option<String>,
+    },
     /// A kind's own check of its table ([`crate::checks::Check::validate`]).
     #[error(transparent)]
     Item(#[from] ItemErrorKind),
@@ -54,10 +62,12 @@ pub enum ChecklistErrorKind {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", self.render(false))]
 pub struct ChecklistError {
-    pub path: PathBuf,
+    pub path: Arc<std::path::Path>,
     pub source_text: Option<Arc<str>>,
     pub span: Option<Range<usize>>,
     pub kind: ChecklistErrorKind,
+    /// The secrets known when the error happened: nothing rendered shows them.
+    pub redactor: Arc<Redactor>,
 }
 
 impl ChecklistError {
@@ -73,14 +83,19 @@ impl ChecklistError {
     }
 
     /// The full diagnostic: message, `file:line:col`, the line with a caret, key and hint.
+    /// Secrets and URL userinfo are redacted, control characters escaped, huge lines cut.
     pub fn render(&self, color: bool) -> String {
         let (red, blue, bold, reset) = if color {
             ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m")
         } else {
             ("", "", "", "")
         };
-        let mut out = format!("{red}error{reset}{bold}: {}{reset}\n", self.kind);
-        let path = self.path.display();
+        let message = shorten(
+            &printable(&self.redactor.redact(&self.kind.to_string())),
+            1000,
+        );
+        let mut out = format!("{red}error{reset}{bold}: {message}{reset}\n");
+        let path = printable(&self.path.display().to_string());
         let (Some(text), Some(span), Some((line, col))) = (
             self.source_text.as_deref(),
             self.span.as_ref(),
@@ -94,8 +109,6 @@ impl ChecklistError {
         let pad = " ".repeat(width);
         let _ = writeln!(out, "{pad}{blue}-->{reset} {path}:{line}:{col}");
         let _ = writeln!(out, "{pad} {blue}|{reset}");
-        let _ = writeln!(out, "{blue}{line} |{reset} {src_line}");
-        let line_chars = src_line.chars().count();
         let span_chars = text
             .get(
                 floor_char_boundary(text, span.start)
@@ -103,25 +116,118 @@ impl ChecklistError {
             )
             .map(|s| s.chars().take_while(|c| *c != '\n').count())
             .unwrap_or(1);
-        let carets = span_chars.clamp(1, line_chars.saturating_sub(col - 1).max(1));
-        let _ = writeln!(
-            out,
-            "{pad} {blue}|{reset} {}{red}{}{reset}",
-            " ".repeat(col - 1),
-            "^".repeat(carets)
-        );
+        let (shown, caret_col, carets) = snippet(src_line, col, span_chars);
+        let redacted = self.redactor.redact(&shown);
+        let _ = writeln!(out, "{blue}{line} |{reset} {redacted}");
+        // Redaction moves the characters: a caret would point at the wrong place.
+        if redacted == shown {
+            let _ = writeln!(
+                out,
+                "{pad} {blue}|{reset} {}{red}{}{reset}",
+                " ".repeat(caret_col - 1),
+                "^".repeat(carets)
+            );
+        }
         if let Some(key) = self.key_path() {
-            let _ = writeln!(out, "{pad} {blue}={reset} in `{key}`");
+            let _ = writeln!(
+                out,
+                "{pad} {blue}={reset} in `{}`",
+                shorten(&printable(&key), 120)
+            );
         }
         if let ChecklistErrorKind::Toml {
             suggestion: Some(s),
             ..
         } = &self.kind
         {
-            let _ = writeln!(out, "{pad} {blue}={reset} help: did you mean `{s}`?");
+            let _ = writeln!(
+                out,
+                "{pad} {blue}={reset} help: did you mean `{}`?",
+                printable(s)
+            );
         }
         out
     }
+}
+
+/// How much of a source line an error shows around its column.
+const SNIPPET_CONTEXT: usize = 60;
+
+/// The part of `line` shown under an error (all of it, or a window around `col` when it is
+/// long), with control characters escaped; the caret's column in it and the number of carets.
+fn snippet(line: &str, col: usize, span_chars: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let from = if chars.len() > 2 * SNIPPET_CONTEXT + 40 {
+        (col - 1).saturating_sub(SNIPPET_CONTEXT)
+    } else {
+        0
+    };
+    let to = if chars.len() > 2 * SNIPPET_CONTEXT + 40 {
+        (col - 1 + span_chars.min(SNIPPET_CONTEXT) + SNIPPET_CONTEXT).min(chars.len())
+    } else {
+        chars.len()
+    };
+    let mut shown = String::new();
+    if from > 0 {
+        shown.push('…');
+    }
+    let before: String = chars[from..(col - 1).min(chars.len()).max(from)]
+        .iter()
+        .collect();
+    let before = printable(&before);
+    let caret_col = shown.chars().count() + before.chars().count() + 1;
+    shown.push_str(&before);
+    let rest: String = chars[(col - 1).min(chars.len()).max(from)..to]
+        .iter()
+        .collect();
+    let rest = printable(&rest);
+    let carets = span_chars
+        .clamp(1, rest.chars().count().max(1))
+        .min(SNIPPET_CONTEXT);
+    shown.push_str(&rest);
+    if to < chars.len() {
+        shown.push('…');
+    }
+    (shown, caret_col, carets)
+}
+
+/// `s` with control characters (but newline and tab) written as `\u{1b}`: an error message
+/// must not move the cursor, set the terminal's title or ring its bell.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Each line of `s` cut to about `max` characters, keeping its start and end.
+pub fn shorten(s: &str, max: usize) -> String {
+    s.split('\n')
+        .map(|line| {
+            let n = line.chars().count();
+            if n <= max {
+                return line.to_string();
+            }
+            let head: String = line.chars().take(max * 2 / 3).collect();
+            let tail: String = line.chars().skip(n - max / 4).collect();
+            format!("{head}…[{} characters]…{tail}", n - max * 2 / 3 - max / 4)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `path:line:col` of byte `offset` in `text`.
+pub fn place(path: &std::path::Path, text: &str, offset: usize) -> String {
+    let (line, col) = line_col(text, offset);
+    format!("{}:{line}:{col}", path.display())
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -141,7 +247,11 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Builds the error for a TOML deserialization failure, with a did-you-mean for unknown keys.
-pub(crate) fn from_toml(path: PathBuf, text: Arc<str>, err: &toml::de::Error) -> ChecklistError {
+pub(crate) fn from_toml(
+    path: Arc<std::path::Path>,
+    text: Arc<str>,
+    err: &toml::de::Error,
+) -> ChecklistError {
     let raw = err.message().trim().to_string();
     let message = raw
         .replace("unknown field", "unknown key")
@@ -158,6 +268,7 @@ pub(crate) fn from_toml(path: PathBuf, text: Arc<str>, err: &toml::de::Error) ->
             message,
             suggestion,
         },
+        redactor: Arc::default(),
     }
 }
 

@@ -14,11 +14,13 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
-pub use error::{ChecklistError, ChecklistErrorKind, key_path_at};
+pub use error::{ChecklistError, ChecklistErrorKind, key_path_at, printable, shorten};
 
+use crate::checks::tls::TlsOptions;
 use crate::checks::{self, Check, KINDS, KindSection, ReadItem};
+use crate::redact::Redactor;
 use crate::syntax::template::{self, Scope};
-use crate::syntax::{Common, Dur, Program, Template};
+use crate::syntax::{Common, Dur, Program, Template, Timeout};
 
 /// A parsed, validated checklist.
 #[derive(Debug)]
@@ -33,9 +35,23 @@ pub struct Checklist {
     pub acks_file: Option<PathBuf>,
     /// Values of vars marked `secret`, by var name.
     pub secrets: Vec<(String, String)>,
+    /// `(user, password)` of every URL with userinfo in the checklist (redacted like secrets).
+    pub credentials: Vec<(String, String)>,
+    /// Things that are allowed but risky, rendered with their place (`warning: ...`).
+    pub warnings: Vec<String>,
     pub services: Vec<ServiceDef>,
     /// Items in checklist order.
     pub items: Vec<ItemDef>,
+}
+
+impl Checklist {
+    /// The redactor for everything printed or written about this checklist.
+    pub fn redactor(&self) -> Redactor {
+        self.credentials.iter().fold(
+            Redactor::new(self.secrets.iter().map(|(_, v)| v.clone())),
+            |r, (user, password)| r.with_userinfo(user, password),
+        )
+    }
 }
 
 /// One item: `kind.name`, its common keys and its check.
@@ -79,7 +95,22 @@ pub struct Readiness {
     #[serde(default)]
     pub tcp: Option<Template>,
     #[serde(default)]
-    pub timeout: Option<Dur>,
+    pub timeout: Option<Timeout>,
+    /// TLS of the `http` probe: see [`TlsOptions`].
+    #[serde(default)]
+    pub ca: Option<Template>,
+    #[serde(default)]
+    pub insecure: Option<bool>,
+    #[serde(default)]
+    pub client_cert: Option<Template>,
+    #[serde(default)]
+    pub client_key: Option<Template>,
+}
+
+impl Readiness {
+    pub fn tls(&self) -> TlsOptions {
+        TlsOptions::from_keys(&self.ca, self.insecure, &self.client_cert, &self.client_key)
+    }
 }
 
 #[derive(Deserialize)]
@@ -92,7 +123,7 @@ struct Meta {
     #[serde(default)]
     jobs: Option<Spanned<usize>>,
     #[serde(default)]
-    timeout: Option<Dur>,
+    timeout: Option<Timeout>,
     /// An acks file committed with the release (see `--acks`), relative to the checklist.
     #[serde(default)]
     acks: Option<Template>,
@@ -244,22 +275,24 @@ pub struct LoadOptions {
 /// Reads and validates the checklist at `path`.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
     let bytes = std::fs::read(path).map_err(|e| ChecklistError {
-        path: path.to_path_buf(),
+        path: path.into(),
         source_text: None,
         span: None,
         kind: ChecklistErrorKind::Read {
             message: e.to_string(),
         },
+        redactor: Arc::default(),
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         ChecklistError {
-            path: path.to_path_buf(),
+            path: path.into(),
             source_text: Some(Arc::from(String::from_utf8_lossy(e.as_bytes()).as_ref())),
             span: Some(at..at + 1),
             kind: ChecklistErrorKind::Invalid {
                 message: "the checklist is not valid UTF-8".into(),
             },
+            redactor: Arc::default(),
         }
     })?;
     parse(path, &text, options)
@@ -267,30 +300,57 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Checklist, ChecklistEr
 
 /// Parses checklist `text` (named `path` in errors).
 pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
+    // Secrets are known once the vars are read; every error from then on is redacted by them.
+    let mut redactor = Redactor::default();
+    let _ = template::take_trace();
+    let parsed = parse_traced(path, text, options, &mut redactor);
+    let _ = template::take_trace();
+    parsed.map_err(|mut e| {
+        e.redactor = Arc::new(redactor);
+        e
+    })
+}
+
+fn parse_traced(
+    path: &Path,
+    text: &str,
+    options: &LoadOptions,
+    redactor: &mut Redactor,
+) -> Result<Checklist, ChecklistError> {
     let source: Arc<str> = Arc::from(text);
     let err = |span: Option<Range<usize>>, kind| ChecklistError {
-        path: path.to_path_buf(),
+        path: path.into(),
         source_text: Some(source.clone()),
         span,
         kind,
+        redactor: Arc::default(),
     };
-    let toml_err = |e: toml::de::Error| error::from_toml(path.to_path_buf(), source.clone(), &e);
+    let toml_err = |e: toml::de::Error| error::from_toml(path.into(), source.clone(), &e);
+    let mut warnings = Vec::new();
+    let warn = |warnings: &mut Vec<String>, message: String, at: Option<usize>| {
+        let place = at
+            .map(|at| error::place(path, text, at))
+            .unwrap_or_else(|| path.display().to_string());
+        warnings.push(format!("warning: {message}\n  --> {place}\n"));
+    };
 
     // Pass 1: the variables, so that pass 2 can expand them inside every string it reads.
     let pass: VarsPass = toml::from_str(text).map_err(toml_err)?;
     let mut scope = Scope::default();
     scope.vars.extend(options.builtins.iter().cloned());
+    let mut declared: Vec<String> = scope.vars.keys().cloned().collect();
     let mut secrets = Vec::new();
     for (name, def) in pass.vars {
         let span = def.span();
-        let (raw, secret) = match def.into_inner() {
-            VarDef::Value(v) => (v, false),
+        declared.push(name.get_ref().clone());
+        let (raw, secret, from_env) = match def.into_inner() {
+            VarDef::Value(v) => (v, false, false),
             VarDef::Table(t) => match (t.value, t.env) {
-                (Some(v), _) => (v, t.secret),
+                (Some(v), _) => (v, t.secret, false),
                 (None, Some(env)) => match std::env::var(&env).ok().or(t.default) {
-                    Some(v) => (v, t.secret),
+                    Some(v) => (v, t.secret, true),
                     None if options.overrides.iter().any(|(k, _)| k == name.get_ref()) => {
-                        (String::new(), t.secret)
+                        (String::new(), t.secret, true)
                     }
                     None => {
                         return Err(err(
@@ -312,6 +372,13 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
                 }
             },
         };
+        // A value from the environment (or one built from such a value) is not the checklist
+        // author's: it must not be pasted into a shell command unquoted. Nor must a secret.
+        let tainted = secret
+            || from_env
+            || template::references(&raw)
+                .iter()
+                .any(|(_, n, _)| n.starts_with("env:") || scope.tainted.contains(n));
         // A `--var` override wins before later vars are expanded from this one.
         let raw = match options
             .overrides
@@ -333,7 +400,14 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
             })?;
         let name = name.into_inner();
         if secret {
+            if let Some(weak) = crate::redact::weak_secret(&name, &value) {
+                warn(&mut warnings, weak, Some(span.start));
+            }
             secrets.push((name.clone(), value.clone()));
+            *redactor = Redactor::new(secrets.iter().map(|(_, v)| v.clone()));
+        }
+        if tainted {
+            scope.tainted.insert(name.clone());
         }
         scope.vars.insert(name, value);
     }
@@ -347,6 +421,51 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     // Pass 2: everything, typed, with `${...}` expanded.
     let raw: RawChecklist =
         template::with_scope(scope, || toml::from_str(text)).map_err(toml_err)?;
+    let trace = template::take_trace();
+
+    // A `--var` must name a var: a misspelt one would otherwise be ignored in silence.
+    for (name, _) in &options.overrides {
+        if !declared.contains(name) && !trace.used.contains(name) {
+            let suggestion = crate::suggest::closest(
+                name,
+                declared.iter().chain(&trace.used).map(String::as_str),
+            );
+            return Err(ChecklistError {
+                source_text: None,
+                ..err(
+                    None,
+                    ChecklistErrorKind::UnknownOverride {
+                        name: name.clone(),
+                        suggestion,
+                    },
+                )
+            });
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for splice in &trace.unquoted {
+        if !seen.insert((splice.reference.clone(), splice.text.clone())) {
+            continue;
+        }
+        let at = text
+            .find(&splice.text)
+            .map(|at| at + splice.text.find(&splice.reference).unwrap_or(0))
+            .or_else(|| text.find(&splice.reference));
+        let (name, quoted) = (&splice.name, format!("${{{}:sh}}", splice.name));
+        let origin = if name.starts_with("env:") || !secrets.iter().any(|(n, _)| n == name) {
+            "comes from the environment"
+        } else {
+            "is secret"
+        };
+        warn(
+            &mut warnings,
+            format!(
+                "`{}` {origin} and is pasted unquoted into a shell command: a value like `x; touch pwned` runs as code, and `&` or `;` in it splits it so that parts print in clear. Write `{quoted}` (one quoted word), or pass it through `env` and give `run` as an argv array",
+                splice.reference
+            ),
+            at,
+        );
+    }
 
     let meta = raw.checklist.as_ref();
     if let Some(jobs) = meta.and_then(|m| m.jobs.as_ref())
@@ -360,7 +479,7 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
             .unwrap_or_default()
     });
     let jobs = meta.and_then(|m| m.jobs.as_ref().map(|j| *j.get_ref()));
-    let timeout = meta.and_then(|m| m.timeout.map(Dur::get));
+    let timeout = meta.and_then(|m| m.timeout.map(Timeout::get));
     let description = meta.and_then(|m| m.description.clone());
     let base_dir = path.parent().unwrap_or(Path::new(""));
     let acks_file = meta
@@ -375,6 +494,9 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
             if r.http.is_some() == r.tcp.is_some() {
                 return Err(err(Some(ready.span()), ChecklistErrorKind::Readiness));
             }
+            r.tls().check().map_err(|message| {
+                err(Some(ready.span()), ChecklistErrorKind::Invalid { message })
+            })?;
         }
         def.name = svc_name.into_inner();
         services.push(def);
@@ -384,6 +506,9 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     // File order across kinds (each kind's table keeps its own order, not the file's).
     raw_items.sort_by_key(|item| item.name.span().start);
     let mut items = Vec::with_capacity(raw_items.len());
+    // Lines are counted on from the previous item (they come in file order): counting from
+    // the start for each would make a long checklist quadratic.
+    let (mut counted_to, mut line) = (0, 1);
     for ReadItem {
         kind,
         name,
@@ -392,7 +517,9 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
     } in raw_items
     {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
-        let (line, _) = error::line_col(text, name.span().start);
+        let at = name.span().start.min(text.len()).max(counted_to);
+        line += newlines_in(&text.as_bytes()[counted_to..at]);
+        counted_to = at;
         let name = name.into_inner();
         items.push(ItemDef {
             id: format!("{kind}.{name}"),
@@ -425,9 +552,15 @@ pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist
         jobs,
         timeout,
         secrets,
+        credentials: trace.credentials,
+        warnings,
         services,
         items,
     })
+}
+
+fn newlines_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
 }
 
 fn check_name(name: &Spanned<String>) -> Result<(), ChecklistErrorKind> {

@@ -28,6 +28,10 @@ crate::item_config! {
 }
 
 impl Check for CommandItem {
+    fn stops_on_cancel(&self) -> bool {
+        true
+    }
+
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
         Box::pin(async move {
             let argv = self.run.argv();
@@ -45,7 +49,7 @@ impl Check for CommandItem {
                 cwd: &cwd,
                 env: &env,
             };
-            let captured = match process::run_captured(&spec, cx.timeout).await {
+            let captured = match process::run_captured_until(&spec, cx.timeout, &cx.cancel).await {
                 Ok(c) => c,
                 Err(e) => {
                     let mut msg = process::spawn_error(&argv[0], &e);
@@ -65,6 +69,11 @@ impl Check for CommandItem {
                 "duration_ms": captured.elapsed.as_millis() as u64,
             });
             let done = |out: CheckOutput| out.with_details(details.clone()).with_data(data.clone());
+            if captured.interrupted {
+                return done(CheckOutput::failed(
+                    "interrupted; its process group was stopped",
+                ));
+            }
             if captured.timed_out() {
                 return done(CheckOutput::failed(format!(
                     "timed out after {}; its process group was killed",

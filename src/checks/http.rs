@@ -9,8 +9,9 @@ use futures::future::BoxFuture;
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 
+use super::tls::{self, TlsOptions};
 use super::{Check, CheckContext, CheckOutput, RunResource};
-use crate::syntax::{Dur, OneOrMany, Pattern, Template};
+use crate::syntax::{ByteSize, Dur, ItemErrorKind, OneOrMany, Pattern, Template};
 
 crate::item_config! {
     /// A request that must get the expected answer in time.
@@ -40,6 +41,26 @@ crate::item_config! {
         /// Follow redirects (default true).
         #[serde(default)]
         pub follow_redirects: Option<bool>,
+        /// Most of the body read (default 10 MiB); checks of the body see only this much.
+        #[serde(default)]
+        pub max_body: Option<ByteSize>,
+        /// A PEM bundle of CA certificates trusted in addition to the system's.
+        #[serde(default)]
+        pub ca: Option<Template>,
+        /// Do not verify the server's certificate (named in the report).
+        #[serde(default)]
+        pub insecure: Option<bool>,
+        /// A PEM client certificate and its key, for servers that ask for one.
+        #[serde(default)]
+        pub client_cert: Option<Template>,
+        #[serde(default)]
+        pub client_key: Option<Template>,
+    }
+}
+
+impl HttpItem {
+    fn tls(&self) -> TlsOptions {
+        TlsOptions::from_keys(&self.ca, self.insecure, &self.client_cert, &self.client_key)
     }
 }
 
@@ -115,11 +136,12 @@ impl<'de> Deserialize<'de> for JsonPointer {
     }
 }
 
-/// HTTP clients shared by the run's items, one per connect timeout (a client holds a
-/// connection pool and TLS roots: building one per request costs milliseconds).
+/// HTTP clients shared by the run's items, one per connect timeout, redirect policy and TLS
+/// settings (a client holds a connection pool and TLS roots: building one per request costs
+/// milliseconds).
 #[derive(Default)]
 struct HttpClients {
-    by_connect_timeout: Mutex<HashMap<(Duration, bool), reqwest::Client>>,
+    by_settings: Mutex<HashMap<(Duration, bool, TlsOptions), reqwest::Client>>,
 }
 
 impl RunResource for HttpClients {
@@ -133,12 +155,12 @@ impl HttpClients {
         &self,
         connect_timeout: Duration,
         follow: bool,
-    ) -> Result<reqwest::Client, reqwest::Error> {
-        let mut map = self
-            .by_connect_timeout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = map.get(&(connect_timeout, follow)) {
+        tls: &TlsOptions,
+        base_dir: &std::path::Path,
+    ) -> Result<reqwest::Client, String> {
+        let mut map = self.by_settings.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (connect_timeout, follow, tls.clone());
+        if let Some(c) = map.get(&key) {
             return Ok(c.clone());
         }
         let policy = if follow {
@@ -146,20 +168,29 @@ impl HttpClients {
         } else {
             reqwest::redirect::Policy::none()
         };
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .redirect(policy)
-            .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        map.insert((connect_timeout, follow), client.clone());
+            .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")));
+        let client = tls
+            .apply(builder, base_dir)?
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        map.insert(key, client.clone());
         Ok(client)
     }
 }
 
-const BODY_LIMIT: usize = 10 << 20;
+const DEFAULT_MAX_BODY: ByteSize = ByteSize(10 << 20);
 const BODY_EXCERPT: usize = 2048;
 
 impl Check for HttpItem {
+    fn validate(&self, _cx: &super::ValidateContext<'_>) -> Result<(), crate::syntax::ItemError> {
+        self.tls()
+            .check()
+            .map_err(|message| (ItemErrorKind::Invalid { message }, None))
+    }
+
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
         Box::pin(async move {
             let clients = cx
@@ -175,10 +206,13 @@ impl Check for HttpItem {
                 .map(Dur::get)
                 .unwrap_or(Duration::from_secs(10))
                 .min(timeout);
-            let client = match clients.get(connect_timeout, self.follow_redirects.unwrap_or(true)) {
+            let tls = self.tls();
+            let follow = self.follow_redirects.unwrap_or(true);
+            let client = match clients.get(connect_timeout, follow, &tls, cx.base_dir()) {
                 Ok(c) => c,
-                Err(e) => return CheckOutput::errored(format!("cannot build an HTTP client: {e}")),
+                Err(e) => return CheckOutput::errored(e),
             };
+            let max_body = self.max_body.unwrap_or(DEFAULT_MAX_BODY);
             let method = self
                 .method
                 .as_ref()
@@ -204,10 +238,11 @@ impl Check for HttpItem {
                 let resp = req.send().await?;
                 let status = resp.status();
                 let headers = resp.headers().clone();
-                let body = read_body(resp).await?;
+                let body = read_body(resp, max_body.get()).await?;
                 Ok::<_, reqwest::Error>((status, headers, body))
             };
-            let (status, headers, body) = match tokio::time::timeout_at(deadline, sent).await {
+            let (status, headers, (body, cut)) = match tokio::time::timeout_at(deadline, sent).await
+            {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => return request_error(&what, &host, &e, timeout, connect_timeout),
                 Err(_) => return no_answer(&what, &host, timeout),
@@ -215,16 +250,34 @@ impl Check for HttpItem {
             let latency = started.elapsed();
             let ms = latency.as_secs_f64() * 1000.0;
             let text = String::from_utf8_lossy(&body);
-            let mut details = format!("{what}\n< {} ({} bytes, {ms:.0} ms)\n", status, body.len());
+            let size = if cut {
+                format!(
+                    "more than {max_body}; the first {} bytes read (`max_body`)",
+                    body.len()
+                )
+            } else {
+                format!("{} bytes", body.len())
+            };
+            let mut details = format!("{what}\n< {status} ({size}, {ms:.0} ms)\n");
             for (k, v) in headers.iter().take(30) {
                 let _ = writeln!(details, "< {}: {}", k, v.to_str().unwrap_or("<binary>"));
             }
             let _ = writeln!(details, "\n{}", excerpt(&text, BODY_EXCERPT));
-            let data = serde_json::json!({"url": url.as_str(), "method": method.as_str(), "status": status.as_u16(), "latency_ms": ms, "bytes": body.len()});
-            let done = |o: CheckOutput| {
+            let data = serde_json::json!({"url": url.as_str(), "method": method.as_str(), "status": status.as_u16(), "latency_ms": ms, "bytes": body.len(), "body_cut": cut});
+            let done = |mut o: CheckOutput| {
+                if let Some(w) = tls.warning() {
+                    o.warnings.push(w);
+                    o = o.with_property("tls", "insecure");
+                }
                 o.with_details(details.clone())
                     .with_property("latency_ms", format!("{ms:.1}"))
                     .with_data(data.clone())
+            };
+            // A check of the body that fails on a body cut short may be a false miss: say so.
+            let cut_note = if cut {
+                format!(" (only the first {max_body} of the body was read: raise `max_body`)")
+            } else {
+                String::new()
             };
 
             let ok_status = match &self.status {
@@ -248,7 +301,7 @@ impl Check for HttpItem {
             for needle in self.body_contains.iter().flat_map(|n| n.to_vec()) {
                 if !text.contains(needle.as_str()) {
                     return done(CheckOutput::failed(format!(
-                        "{what}: body does not contain `{needle}`"
+                        "{what}: body does not contain `{needle}`{cut_note}"
                     )));
                 }
             }
@@ -256,7 +309,7 @@ impl Check for HttpItem {
                 && !p.0.is_match(&text)
             {
                 return done(CheckOutput::failed(format!(
-                    "{what}: body does not match `{}`",
+                    "{what}: body does not match `{}`{cut_note}",
                     p.0.as_str()
                 )));
             }
@@ -265,7 +318,7 @@ impl Check for HttpItem {
                     Ok(v) => v,
                     Err(e) => {
                         return done(CheckOutput::failed(format!(
-                            "{what}: body is not JSON ({e})"
+                            "{what}: body is not JSON ({e}){cut_note}"
                         )));
                     }
                 };
@@ -302,16 +355,21 @@ impl Check for HttpItem {
     }
 }
 
-async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+/// The body, up to `limit` bytes, and whether there was more.
+async fn read_body(
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
-        let room = BODY_LIMIT.saturating_sub(body.len());
+        let room = limit.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room <= chunk.len() {
-            break;
+        if chunk.len() > room {
+            return Ok((body, true));
         }
     }
-    Ok(body)
+    Ok((body, false))
 }
 
 /// Numbers compare by value (`1` equals `1.0`); everything else structurally.
@@ -348,7 +406,10 @@ fn request_error(
     timeout: Duration,
     connect_timeout: Duration,
 ) -> CheckOutput {
-    let cause = root_cause(e);
+    let cause = tls::describe(e);
+    if cause.starts_with("TLS: ") {
+        return CheckOutput::failed(format!("{what}: {cause}"));
+    }
     if e.is_connect() {
         if e.is_timeout() || cause.contains("timed out") {
             return CheckOutput::failed(format!(
@@ -365,13 +426,4 @@ fn request_error(
         return CheckOutput::failed(format!("{what}: too many redirects"));
     }
     CheckOutput::failed(format!("{what}: request failed: {cause}"))
-}
-
-/// The innermost error message ("Connection refused (os error 111)").
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }

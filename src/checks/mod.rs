@@ -9,6 +9,7 @@ mod kinds;
 pub mod manual;
 pub mod rollback;
 pub mod soak;
+pub mod tls;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -36,6 +37,13 @@ pub trait Check: Any + Send + Sync + fmt::Debug {
     /// The timeout for this item when the item itself sets none (overrides the checklist's default).
     fn default_timeout(&self) -> Option<Duration> {
         None
+    }
+
+    /// Whether `run` returns promptly with what it has so far (a command's output) once
+    /// `cx.cancel` fires. The runner then keeps that output for the report of the interrupted
+    /// item; other checks are dropped at once.
+    fn stops_on_cancel(&self) -> bool {
+        false
     }
 
     /// Checks that need the whole checklist (e.g. that a named service exists).

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use comfy_table::{ContentArrangement, Table, presets};
@@ -45,8 +46,100 @@ impl Style {
     }
 }
 
+/// stderr as the reporter and the sign-off prompt share it: the live status line is never
+/// drawn over an open prompt, and lines printed while a prompt is open wait for its answer.
+/// Without colours it writes no escape codes at all (the status line is erased with spaces).
+pub struct Screen {
+    escapes: bool,
+    state: Mutex<ScreenState>,
+}
+
+#[derive(Default)]
+struct ScreenState {
+    /// Width of the status line on screen (0: none).
+    status: usize,
+    prompt_open: bool,
+    held: String,
+}
+
+impl Screen {
+    pub fn new(color: bool) -> Self {
+        Screen {
+            escapes: color,
+            state: Mutex::new(ScreenState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ScreenState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn erase_status(&self, st: &mut ScreenState, out: &mut impl std::io::Write) {
+        if st.status > 0 {
+            if self.escapes {
+                let _ = write!(out, "\r\x1b[2K");
+            } else {
+                let _ = write!(out, "\r{}\r", " ".repeat(st.status));
+            }
+            st.status = 0;
+        }
+    }
+
+    /// Prints `text` (whole lines), or keeps it until the open prompt is answered.
+    pub fn print(&self, text: &str) {
+        let mut st = self.lock();
+        if st.prompt_open {
+            st.held.push_str(text);
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        self.erase_status(&mut st, &mut err);
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    /// Draws (or with `None` erases) the live status line, unless a prompt is open.
+    fn status(&self, line: Option<&str>) {
+        let mut st = self.lock();
+        if st.prompt_open {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        self.erase_status(&mut st, &mut err);
+        if let Some(line) = line {
+            let _ = write!(err, "{line}");
+            st.status = line.chars().count();
+        }
+        let _ = err.flush();
+    }
+
+    /// Shows a question and holds every other output until [`Self::close_prompt`].
+    pub fn open_prompt(&self, question: &str) {
+        let mut st = self.lock();
+        let mut err = std::io::stderr().lock();
+        self.erase_status(&mut st, &mut err);
+        st.prompt_open = true;
+        let _ = write!(err, "{question}");
+        let _ = err.flush();
+    }
+
+    /// The prompt was answered: prints what was held meanwhile.
+    pub fn close_prompt(&self) {
+        let mut st = self.lock();
+        st.prompt_open = false;
+        let held = std::mem::take(&mut st.held);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(held.as_bytes());
+        let _ = err.flush();
+    }
+}
+
 /// Consumes events until the run finishes.
-pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings) {
+pub async fn run(
+    mut events: UnboundedReceiver<Event>,
+    settings: OutputSettings,
+    screen: std::sync::Arc<Screen>,
+) {
     let style = Style {
         color: settings.color,
         wrap: settings.live,
@@ -54,12 +147,11 @@ pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings)
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let (mut done, mut total) = (0usize, 0usize);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
-    let mut status_shown = false;
     loop {
         let event = tokio::select! {
             e = events.recv() => match e { Some(e) => e, None => break },
             _ = tick.tick(), if settings.live => {
-                status_shown = draw_status(&running, done, total, status_shown);
+                screen.status(status_line(&running, done, total).as_deref());
                 continue;
             }
         };
@@ -123,41 +215,48 @@ pub async fn run(mut events: UnboundedReceiver<Event>, settings: OutputSettings)
                 text = item_line(&style, &result);
             }
             Event::Interrupted => {
-                let _ = writeln!(text, "{} stopping: interrupted", style.paint("35", " INTR"));
+                let _ = writeln!(
+                    text,
+                    "{} stopping: interrupted; Ctrl-C again to kill everything now",
+                    style.paint("35", " INTR")
+                );
+            }
+            Event::Stopping { what, up_to } => {
+                let _ = writeln!(
+                    text,
+                    "{} stopping {what}: waiting up to {}; Ctrl-C again to kill now",
+                    style.paint("35", " INTR"),
+                    humantime::format_duration(up_to)
+                );
+            }
+            Event::LeftBehind { processes } => {
+                let _ = writeln!(
+                    text,
+                    "{} stopped {} process{} left behind by this run's items or services (they left their process group): {}",
+                    style.paint("33", " WARN"),
+                    processes.len(),
+                    if processes.len() == 1 { "" } else { "es" },
+                    processes.join(", ")
+                );
             }
             Event::RunFinished { report } => {
                 text = summary(&style, &report);
             }
         }
         if !text.is_empty() {
-            let mut err = std::io::stderr().lock();
-            if status_shown {
-                let _ = write!(err, "\r\x1b[2K");
-                status_shown = false;
-            }
-            let _ = err.write_all(text.as_bytes());
-            let _ = err.flush();
+            screen.print(&text);
         }
         if finished {
             break;
         }
     }
-    if status_shown {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
-    }
+    screen.status(None);
 }
 
-fn draw_status(
-    running: &BTreeMap<String, Instant>,
-    done: usize,
-    total: usize,
-    shown: bool,
-) -> bool {
+/// `[2/5] running: http.home 1s, ...`, or `None` when nothing runs.
+fn status_line(running: &BTreeMap<String, Instant>, done: usize, total: usize) -> Option<String> {
     if running.is_empty() {
-        if shown {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
-        }
-        return false;
+        return None;
     }
     let now = Instant::now();
     let list: Vec<String> = running
@@ -170,11 +269,12 @@ fn draw_status(
     } else {
         String::new()
     };
-    let mut line = format!("[{done}/{total}] running: {}{more}", list.join(", "));
-    line.truncate(terminal_width().saturating_sub(1));
-    let _ = write!(std::io::stderr(), "\r\x1b[2K{line}");
-    let _ = std::io::stderr().flush();
-    true
+    let line = format!("[{done}/{total}] running: {}{more}", list.join(", "));
+    Some(
+        line.chars()
+            .take(terminal_width().saturating_sub(1))
+            .collect(),
+    )
 }
 
 fn terminal_width() -> usize {
@@ -281,8 +381,22 @@ fn summary(style: &Style, report: &RunReport) -> String {
         let _ = write!(s, "; {} not selected", report.not_selected.len());
     }
     let _ = writeln!(s, " in {:.2}s", report.duration.as_secs_f64());
-    let verdict = if report.interrupted {
-        style.paint("35;1", "gate: INTERRUPTED (exit 130)")
+    s
+}
+
+/// The closing line, printed once the reports are written: `problem` is why one could not be.
+pub fn verdict(report: &RunReport, problem: Option<&str>, color: bool) -> String {
+    let style = Style { color, wrap: false };
+    let line = if report.interrupted {
+        let why = problem.map(|p| format!("; {p}")).unwrap_or_default();
+        style.paint("35;1", &format!("gate: INTERRUPTED{why} (exit 130)"))
+    } else if let Some(p) = problem {
+        let also = if report.gate_open() {
+            ""
+        } else {
+            "a blocking item did not pass; "
+        };
+        style.paint("31;1", &format!("gate: CLOSED, {also}{p} (exit 1)"))
     } else if report.gate_open() {
         style.paint("32;1", "gate: OPEN, every blocking item passed (exit 0)")
     } else {
@@ -291,6 +405,5 @@ fn summary(style: &Style, report: &RunReport) -> String {
             "gate: CLOSED, a blocking item did not pass (exit 1)",
         )
     };
-    let _ = writeln!(s, "{verdict}");
-    s
+    format!("{line}\n")
 }

@@ -40,6 +40,16 @@ pub enum Event {
         total: usize,
     },
     Interrupted,
+    /// After Ctrl-C: something is being stopped and may take up to `up_to`.
+    Stopping {
+        what: String,
+        up_to: Duration,
+    },
+    /// Processes that outlived their item or service (they left its process group) and were
+    /// stopped at the end of the run.
+    LeftBehind {
+        processes: Vec<String>,
+    },
     RunFinished {
         report: Arc<RunReport>,
     },

@@ -35,7 +35,16 @@ pub struct Runner {
     pub events: EventSender,
     /// Ctrl-C.
     pub cancel: CancellationToken,
+    /// A second Ctrl-C: stop waiting for anything to end gracefully.
+    pub kill_now: CancellationToken,
 }
+
+/// How long an interrupted check may take to hand back what it has (a command's output so
+/// far) before it is dropped.
+const PARTIAL_GRACE: Duration = Duration::from_secs(3);
+
+/// How long processes left behind by items and services get after SIGTERM at the end of a run.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
 
 impl Runner {
     fn emit(&self, e: Event) {
@@ -119,6 +128,8 @@ impl Runner {
         }
 
         let resources = Arc::new(Resources::default());
+        // Set when a service exits during the run: every item not finished yet errors.
+        let (down_tx, down_rx) = watch::channel(None::<String>);
         let results = match &service_error {
             Some(msg) if !self.cancel.is_cancelled() => {
                 let total = plan.items.len();
@@ -137,14 +148,51 @@ impl Runner {
                 results
             }
             _ => {
-                self.run_items(&plan, Arc::new(infos), resources.clone())
-                    .await
+                let items = self.run_items(&plan, Arc::new(infos), resources.clone(), down_rx);
+                tokio::pin!(items);
+                let mut exited = vec![false; services.len()];
+                loop {
+                    let watching = exited.iter().any(|e| !e);
+                    tokio::select! {
+                        results = &mut items => break results,
+                        (i, how) = service::first_exit(&mut services, &exited), if watching => {
+                            exited[i] = true;
+                            let reason = format!("service `{}` {}", services[i].name, how_short(&how));
+                            records[i].stopped = Some(how);
+                            // The first service to go is the reason items give.
+                            if down_tx.borrow().is_none() {
+                                let _ = down_tx.send(Some(reason));
+                            }
+                        }
+                    }
+                }
             }
         };
-        resources.shutdown_all().await;
+        tokio::select! {
+            _ = resources.shutdown_all() => {}
+            _ = self.kill_now.cancelled() => {}
+        }
         for (svc, rec) in services.into_iter().zip(records.iter_mut()) {
-            let how = svc.stop().await;
-            rec.stopped = Some(format!("{how:?}").to_lowercase());
+            if self.cancel.is_cancelled() {
+                self.emit(Event::Stopping {
+                    what: format!("service `{}`", svc.name),
+                    up_to: svc.stop_timeout(),
+                });
+            }
+            let how = svc.stop(&self.kill_now).await;
+            if rec.stopped.is_none() {
+                rec.stopped = Some(format!("{how:?}").to_lowercase());
+            }
+        }
+        // What left its process group (`setsid`, daemons) still carries this run's marker.
+        let left = crate::leftovers::stop_this_run(LEFTOVER_GRACE).await;
+        if !left.is_empty() {
+            self.emit(Event::LeftBehind {
+                processes: left
+                    .iter()
+                    .map(|p| self.redactor.redact(&p.describe()).into_owned())
+                    .collect(),
+            });
         }
         let report = RunReport {
             checklist: checklist.name.clone(),
@@ -167,6 +215,7 @@ impl Runner {
         plan: &Plan,
         services: Arc<HashMap<String, ServiceInfo>>,
         resources: Arc<Resources>,
+        service_down: watch::Receiver<Option<String>>,
     ) -> Vec<ItemResult> {
         let total = plan.items.len();
         let semaphore = Arc::new(Semaphore::new(plan.jobs));
@@ -187,6 +236,8 @@ impl Runner {
                 semaphore: semaphore.clone(),
                 fail_fast: fail_fast.clone(),
                 cancel: self.cancel.clone(),
+                kill_now: self.kill_now.clone(),
+                service_down: service_down.clone(),
                 settings: self.settings.clone(),
                 services: services.clone(),
                 redactor: self.redactor.clone(),
@@ -259,6 +310,9 @@ struct ItemTask {
     semaphore: Arc<Semaphore>,
     fail_fast: CancellationToken,
     cancel: CancellationToken,
+    kill_now: CancellationToken,
+    /// Why a service is gone, once one is.
+    service_down: watch::Receiver<Option<String>>,
     settings: Arc<RunSettings>,
     services: Arc<HashMap<String, ServiceInfo>>,
     redactor: Arc<Redactor>,
@@ -277,12 +331,20 @@ impl ItemTask {
                 format!("needs `{n}`, which was excluded by --skip/--only"),
             );
         }
+        let down = &self.service_down;
+        let down_reason = |down: &watch::Receiver<Option<String>>| down.borrow().clone();
+        let service_gone =
+            |reason: String| not_run(p, Outcome::Errored, format!("not run: {reason}"));
         for (id, rx) in &self.needs {
             let mut rx = rx.clone();
             let outcome = tokio::select! {
                 r = rx.wait_for(Option::is_some) => r.ok().and_then(|o| *o),
                 _ = self.cancel.cancelled() => return not_run(p, Outcome::Interrupted, "interrupted before it started".into()),
+                reason = service_down(down.clone()) => return service_gone(reason),
             };
+            if let Some(reason) = down_reason(down) {
+                return service_gone(reason);
+            }
             match outcome {
                 Some(o) if o.is_pass() => {}
                 // A need that ended because of Ctrl-C: this item was interrupted too.
@@ -313,7 +375,11 @@ impl ItemTask {
             permit = self.semaphore.acquire() => permit,
             _ = self.cancel.cancelled() => return not_run(p, Outcome::Interrupted, "interrupted before it started".into()),
             _ = self.fail_fast.cancelled() => return not_run(p, Outcome::Skipped, "not run: --fail-fast after a blocking item failed".into()),
+            reason = service_down(down.clone()) => return service_gone(reason),
         };
+        if let Some(reason) = down_reason(down) {
+            return service_gone(reason);
+        }
         if self.fail_fast.is_cancelled() {
             return not_run(
                 p,
@@ -345,20 +411,48 @@ impl ItemTask {
             // A panicking check is a bug in preflight: it errors its item instead of the run.
             let run = std::panic::AssertUnwindSafe(p.def.check.run(&cx)).catch_unwind();
             let run = tokio::time::timeout(p.timeout + TIMEOUT_GRACE, run);
+            tokio::pin!(run);
+            let stopped =
+                |message: String, outcome: Outcome, partial: Option<CheckOutput>, attempts| {
+                    let mut r = not_run(p, outcome, message);
+                    if let Some(out) = partial {
+                        r.details = out.details;
+                        r.data = out.data;
+                        r.artifacts = out.artifacts;
+                        r.properties = out.properties;
+                    }
+                    r.attempts = attempts;
+                    r.started_at = Some(started_at);
+                    r.duration = started.elapsed();
+                    r
+                };
             last = tokio::select! {
-                r = run => match r {
+                // Ctrl-C first: a check that stops on it may finish in the same poll, and its
+                // output is then the partial output of an interrupted item.
+                biased;
+                _ = self.cancel.cancelled() => {
+                    // A check that watches `cx.cancel` hands back what it has (a command's
+                    // output so far); others are dropped at once.
+                    let mut partial = None;
+                    if p.def.check.stops_on_cancel() {
+                        tokio::select! {
+                            r = tokio::time::timeout(PARTIAL_GRACE, &mut run) => {
+                                partial = r.ok().and_then(|r| r.ok()).and_then(|r| r.ok());
+                            }
+                            _ = self.kill_now.cancelled() => {}
+                        }
+                    }
+                    return stopped("interrupted while running".into(), Outcome::Interrupted, partial, attempts);
+                }
+                reason = service_down(down.clone()) => {
+                    return stopped(format!("{reason} while this item ran"), Outcome::Errored, None, attempts);
+                }
+                r = &mut run => match r {
                     Ok(Ok(out)) => out,
                     Ok(Err(panic)) => CheckOutput::errored(format!("internal error in preflight: {}", panic_message(&*panic))),
                     Err(_) => CheckOutput::failed(format!(
                         "did not finish within its timeout of {}", humantime::format_duration(p.timeout))),
                 },
-                _ = self.cancel.cancelled() => {
-                    let mut r = not_run(p, Outcome::Interrupted, "interrupted while running".into());
-                    r.attempts = attempts;
-                    r.started_at = Some(started_at);
-                    r.duration = started.elapsed();
-                    return r;
-                }
             };
             attempts.push(Attempt {
                 status: last.status,
@@ -421,6 +515,29 @@ impl ItemTask {
             .iter_mut()
             .for_each(|(_, v)| red.redact_in_place(v));
         red.redact_json(&mut r.data);
+    }
+}
+
+/// Waits until a service is gone; says which and how. Never returns if none goes.
+async fn service_down(mut rx: watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(reason) = rx.borrow_and_update().clone() {
+            return reason;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// `exited (status 7) at 2026-...` → `exited (status 7) at 10:02:03 UTC`, for item messages.
+fn how_short(how: &str) -> String {
+    match how.rsplit_once(" at ") {
+        Some((what, at)) => match chrono::DateTime::parse_from_rfc3339(at) {
+            Ok(t) => format!("{what} at {} UTC", t.format("%H:%M:%S")),
+            Err(_) => how.to_string(),
+        },
+        None => how.to_string(),
     }
 }
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checklist::ServiceDef;
 use crate::process::{self, ProcessGroup, Spawn, Stopped, Tail};
 use crate::redact::Redactor;
-use crate::syntax::Dur;
+use crate::syntax::{Dur, Timeout};
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,9 +38,18 @@ impl RunningService {
         self.tail.lock().unwrap_or_else(|e| e.into_inner()).render()
     }
 
-    /// SIGTERM, then SIGKILL after the stop timeout; waits for the log to be written.
-    pub async fn stop(mut self) -> Stopped {
-        let how = self.group.terminate(self.stop_timeout).await;
+    /// How long [`Self::stop`] waits after SIGTERM.
+    pub fn stop_timeout(&self) -> Duration {
+        self.stop_timeout
+    }
+
+    /// SIGTERM, then SIGKILL after the stop timeout (or at once when `kill_now` fires); waits
+    /// for the log to be written.
+    pub async fn stop(mut self, kill_now: &CancellationToken) -> Stopped {
+        let how = self
+            .group
+            .terminate_or_kill(self.stop_timeout, kill_now)
+            .await;
         for r in self.readers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
         }
@@ -68,6 +77,21 @@ pub async fn start(
         .iter()
         .map(|(k, v)| (k.clone(), v.to_string()))
         .collect();
+    if let Some(port) = def.ready.as_ref().and_then(|r| local_port(r.get_ref()))
+        && let Some(holder) = crate::leftovers::port_holder(port)
+    {
+        let by = match holder.pid {
+            Some(pid) => format!(" by pid {pid} (`{}`)", holder.command),
+            None => " (by a process preflight cannot see)".into(),
+        };
+        return Err(ServiceError {
+            message: format!(
+                "service `{}` cannot start: port {port} is already in use{by}; is an earlier run's server still up?",
+                def.name
+            ),
+            log_path: None,
+        });
+    }
     let mut group = ProcessGroup::spawn(&Spawn {
         argv: &argv,
         cwd: &cwd,
@@ -138,13 +162,21 @@ pub async fn start(
     let Some(ready) = def.ready.as_ref().map(|r| r.get_ref()) else {
         return Ok((svc, started.elapsed()));
     };
-    let timeout = ready.timeout.map(Dur::get).unwrap_or(DEFAULT_READY_TIMEOUT);
+    let timeout = ready
+        .timeout
+        .map(Timeout::get)
+        .unwrap_or(DEFAULT_READY_TIMEOUT);
     let deadline = Instant::now() + timeout;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| ServiceError {
-            message: format!("cannot build an HTTP client: {e}"),
+    let client = ready
+        .tls()
+        .apply(reqwest::Client::builder(), base_dir)
+        .and_then(|b| {
+            b.timeout(Duration::from_secs(2))
+                .build()
+                .map_err(|e| format!("cannot build an HTTP client: {e}"))
+        })
+        .map_err(|message| ServiceError {
+            message: format!("service `{}`: `ready`: {message}", def.name),
             log_path: None,
         })?;
     let mut last;
@@ -159,7 +191,7 @@ pub async fn start(
                     def.name
                 ),
             );
-            svc.stop().await;
+            svc.stop(&CancellationToken::new()).await;
             return Err(e);
         }
         let probe = async {
@@ -167,7 +199,11 @@ pub async fn start(
                 match client.get(url.as_str()).send().await {
                     Ok(r) if r.status().is_success() => Ok(()),
                     Ok(r) => Err(format!("GET {} answered {}", url.as_str(), r.status())),
-                    Err(e) => Err(format!("GET {}: {}", url.as_str(), root_cause(&e))),
+                    Err(e) => Err(format!(
+                        "GET {}: {}",
+                        url.as_str(),
+                        crate::checks::tls::describe(&e)
+                    )),
                 }
             } else if let Some(addr) = &ready.tcp {
                 match tokio::time::timeout(
@@ -186,11 +222,23 @@ pub async fn start(
         };
         tokio::select! {
             r = probe => match r {
-                Ok(()) => return Ok((svc, started.elapsed())),
+                Ok(()) => {
+                    // Something answered; make sure it was this service and not a process
+                    // that holds its port.
+                    if let Ok(Some(status)) = svc.group.try_wait() {
+                        let e = fail(&svc, format!(
+                            "service `{}` exited with {status} although its readiness probe passed: another process answers on its address",
+                            def.name
+                        ));
+                        svc.stop(&CancellationToken::new()).await;
+                        return Err(e);
+                    }
+                    return Ok((svc, started.elapsed()));
+                }
                 Err(e) => last = e,
             },
             _ = cancel.cancelled() => {
-                svc.stop().await;
+                svc.stop(&CancellationToken::new()).await;
                 return Err(ServiceError { message: "interrupted while starting".into(), log_path: None });
             }
         }
@@ -203,19 +251,60 @@ pub async fn start(
                     humantime::format_duration(timeout)
                 ),
             );
-            svc.stop().await;
+            svc.stop(&CancellationToken::new()).await;
             return Err(e);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
+/// The port a service's readiness check names, when it is on this machine (then it must be
+/// free before the service starts: otherwise the check would pass against whatever holds it).
+fn local_port(ready: &crate::checklist::Readiness) -> Option<u16> {
+    let (host, port) = if let Some(url) = &ready.http {
+        let url = reqwest::Url::parse(url.as_str()).ok()?;
+        (url.host_str()?.to_string(), url.port_or_known_default()?)
+    } else {
+        let addr = ready.tcp.as_ref()?;
+        let (host, port) = addr.as_str().rsplit_once(':')?;
+        (host.to_string(), port.parse().ok()?)
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+    local.then_some(port)
+}
+
+/// How a service that exited on its own ended, and when: `exited (status 7) at 10:02:03 UTC`.
+pub fn describe_exit(
+    status: std::process::ExitStatus,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited (status {c})"),
+        (None, Some(s)) => format!("was killed (signal {s})"),
+        _ => "exited".into(),
+    };
+    format!("{how} at {}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+
+/// Waits until one of `services` (but those marked in `exited`) exits on its own; returns its
+/// index and how it ended.
+pub async fn first_exit(services: &mut [RunningService], exited: &[bool]) -> (usize, String) {
+    loop {
+        for (i, svc) in services.iter_mut().enumerate() {
+            if exited.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            if let Ok(Some(status)) = svc.group.try_wait() {
+                return (i, describe_exit(status, chrono::Utc::now()));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    cur.to_string()
 }
 
 /// Keeps a stream's lines, redacted, in the tail and the log file.
@@ -225,11 +314,12 @@ fn copy_log(
     log: Option<Arc<Mutex<std::fs::File>>>,
     redactor: Arc<Redactor>,
 ) -> tokio::task::JoinHandle<()> {
-    process::for_each_line(stream, move |line| {
+    process::for_each_line(stream, move |line, end| {
         let line = redactor.redact(&line).into_owned();
         if let Some(log) = &log {
             // Small appends to a local file: not worth an async writer.
-            let _ = writeln!(log.lock().unwrap_or_else(|e| e.into_inner()), "{line}");
+            let mut f = log.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = write!(f, "{line}{}", end.as_str());
         }
         tail.lock().unwrap_or_else(|e| e.into_inner()).push(line);
     })

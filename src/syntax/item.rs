@@ -72,7 +72,7 @@ macro_rules! item_config {
             pub description: Option<String>,
             /// Time allowed for one attempt.
             #[serde(default)]
-            pub timeout: Option<$crate::syntax::Dur>,
+            pub timeout: Option<$crate::syntax::Timeout>,
             /// Attempts after the first one failed.
             #[serde(default)]
             pub retries: u32,
@@ -94,7 +94,7 @@ macro_rules! item_config {
             fn common(&self) -> $crate::syntax::Common {
                 $crate::syntax::Common {
                     description: self.description.clone(),
-                    timeout: self.timeout,
+                    timeout: self.timeout.map(|t| t.0),
                     retries: self.retries,
                     retry_delay: self.retry_delay,
                     needs: self.needs.clone(),

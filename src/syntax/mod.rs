@@ -10,8 +10,8 @@ mod values;
 use std::ops::Range;
 
 pub use item::{Common, ItemConfig, Table};
-pub use template::{Scope, Template, TemplateError};
-pub use values::{Dur, OneOrMany, Pattern, Program};
+pub use template::{Scope, Template, TemplateError, Trace, UnquotedSplice};
+pub use values::{ByteSize, Dur, OneOrMany, Pattern, Program, Timeout};
 
 /// What a kind finds wrong with its own table once the whole checklist is known
 /// ([`crate::checks::Check::validate`]).

@@ -48,6 +48,97 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// A time limit: a [`Dur`] that must be more than zero (`timeout = "0s"` would fail every
+/// attempt before it starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Dur);
+
+impl Timeout {
+    pub fn get(self) -> Duration {
+        self.0.get()
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let dur = Dur::deserialize(d)?;
+        if dur.get().is_zero() {
+            return Err(de::Error::custom(
+                "a timeout must be more than 0s (leave it out for the default)",
+            ));
+        }
+        Ok(Timeout(dur))
+    }
+}
+
+/// A size in bytes, written as `10MiB`, `512KiB`, `1MB` or a number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if self.0 >= size && self.0.is_multiple_of(size) {
+                return write!(f, "{} {unit}", self.0 / size);
+            }
+        }
+        write!(f, "{} bytes", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size like `10MiB`, `512KiB` or a number of bytes")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                u64::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(ByteSize)
+                    .ok_or_else(|| E::custom(format!("invalid size `{n}`: must be more than 0")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ByteSize, E> {
+                let bad = || {
+                    E::custom(format!(
+                        "invalid size `{s}`: expected a number and a unit (B, KB, KiB, MB, MiB, GB, GiB), like `10MiB`"
+                    ))
+                };
+                let t = s.trim();
+                let split = t
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(t.len());
+                let n: f64 = t[..split].parse().map_err(|_| bad())?;
+                let unit = match t[split..].trim().to_ascii_lowercase().as_str() {
+                    "" | "b" => 1u64,
+                    "kb" => 1_000,
+                    "kib" => 1 << 10,
+                    "mb" => 1_000_000,
+                    "mib" => 1 << 20,
+                    "gb" => 1_000_000_000,
+                    "gib" => 1 << 30,
+                    _ => return Err(bad()),
+                };
+                let bytes = (n * unit as f64).round();
+                if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+                    return Err(bad());
+                }
+                Ok(ByteSize(bytes as u64))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// What to execute: an argv array run directly, or a string run by `sh -c`.
 #[derive(Debug, Clone)]
 pub enum Program {
@@ -87,7 +178,7 @@ impl<'de> Deserialize<'de> for Program {
                 if s.trim().is_empty() {
                     return Err(E::custom("empty command"));
                 }
-                template::expand_in_scope(s)
+                template::expand_shell_in_scope(s)
                     .map(|s| Program::Shell(Template::new(s)))
                     .map_err(E::custom)
             }

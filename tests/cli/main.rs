@@ -5,6 +5,7 @@ mod bad_checklists;
 mod browser;
 mod flags;
 mod foundation;
+mod integrity;
 mod junit;
 mod rollback;
 mod soak;

@@ -134,11 +134,8 @@ impl LocalDriver {
     pub async fn start(settings: &BrowserSettings) -> Result<LocalDriver, String> {
         let binaries = find_local(settings)?;
         let started = Instant::now();
-        let profiles_root = std::env::temp_dir().join(format!(
-            "preflight-browser-{}-{}",
-            std::process::id(),
-            unique()
-        ));
+        // Named for this run, so that the next run removes it if this one is killed.
+        let profiles_root = crate::leftovers::run_temp_dir("browser");
         std::fs::create_dir_all(&profiles_root).map_err(|e| {
             format!(
                 "cannot create a profile directory under `{}`: {e}",
@@ -281,15 +278,6 @@ fn kill_browsers_using(profile: &Path) {
             }
         }
     }
-}
-
-fn unique() -> u64 {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (u64::from(nanos) << 16) ^ N.fetch_add(1, Ordering::Relaxed)
 }
 
 fn free_port() -> std::io::Result<u16> {

@@ -19,6 +19,33 @@ pub(super) struct Document {
     /// How the token is sent unless the item says otherwise.
     pub auth: AuthScheme,
     pub parse: fn(&Value, &ParseSettings) -> Result<Vec<Flag>, String>,
+    /// The endpoint fetched for the item's `url`.
+    pub endpoint: fn(reqwest::Url) -> reqwest::Url,
+    /// Added to the report's description of the source.
+    pub note: fn(&ParseSettings) -> String,
+}
+
+/// The URL as given.
+pub(super) fn as_given(url: reqwest::Url) -> reqwest::Url {
+    url
+}
+
+/// No note.
+pub(super) fn no_note(_: &ParseSettings) -> String {
+    String::new()
+}
+
+/// `base` unless its path already ends with one of `endpoints`, else `base` + `default`.
+pub(super) fn endpoint_or(base: reqwest::Url, endpoints: &[&str], default: &str) -> reqwest::Url {
+    let path = base.path().trim_end_matches('/');
+    if endpoints
+        .iter()
+        .any(|e| path.ends_with(e.trim_end_matches('/')))
+    {
+        base
+    } else {
+        http::join(&base, default)
+    }
 }
 
 impl Document {
@@ -36,7 +63,7 @@ impl Document {
         };
         let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
         let doc: Value = if yaml {
-            serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?
+            super::yaml::to_json(text).map_err(err)?
         } else {
             serde_json::from_str(text).map_err(|e| err(e.to_string()))?
         };
@@ -44,15 +71,13 @@ impl Document {
     }
 
     /// Reads the item's `file`, or fetches its `url` (turned into the endpoint by `endpoint`).
-    /// `note` is added to the report's description of the source.
     pub async fn load(
         &self,
         item: &FlagsItem,
         cx: &SourceCx<'_>,
         settings: &ParseSettings,
-        endpoint: impl FnOnce(reqwest::Url) -> reqwest::Url,
-        note: &str,
     ) -> Result<Loaded, SourceError> {
+        let note = (self.note)(settings);
         if let Some(path) = item.file_path(cx.base_dir) {
             let text = http::read_file(&path)?;
             let flags = self.parse_text(&text, &path, settings)?;
@@ -65,7 +90,7 @@ impl Document {
             });
         }
         let base = item.base_url()?;
-        let url = endpoint(base);
+        let url = (self.endpoint)(base);
         let req = Request {
             method: reqwest::Method::GET,
             url: url.clone(),

@@ -5,40 +5,23 @@
 //! `fractional` bucket can serve, and which conditions single out individual ids.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::document::Document;
-use super::{
-    AuthScheme, Flag, FlagsItem, Loaded, NarrowTarget, ParseSettings, Served, SourceCx,
-    SourceError, apply_metadata,
-};
+use super::document::{Document, as_given, no_note};
+use super::jsonlogic::condition;
+use super::targeting::Cond;
+use super::{AuthScheme, Flag, ParseSettings, Served, apply_metadata};
 
-const DOCUMENT: Document = Document {
+pub(super) const DOCUMENT: Document = Document {
     format: "flagd flag definition",
     name: "flagd",
     file_word: "file",
     auth: AuthScheme::Bearer,
     parse: parse_value,
+    endpoint: as_given,
+    note: no_note,
 };
-
-pub(super) async fn load(
-    item: &FlagsItem,
-    cx: &SourceCx<'_>,
-    settings: &ParseSettings,
-) -> Result<Loaded, SourceError> {
-    DOCUMENT.load(item, cx, settings, |url| url, "").await
-}
-
-/// Parses a flagd document (YAML when the file name says so, else JSON).
-pub fn parse_text(
-    text: &str,
-    path: &Path,
-    settings: &ParseSettings,
-) -> Result<Vec<Flag>, SourceError> {
-    DOCUMENT.parse_text(text, path, settings)
-}
 
 /// Parses a flagd document already read as JSON.
 pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, String> {
@@ -57,9 +40,12 @@ pub fn parse_value(doc: &Value, settings: &ParseSettings) -> Result<Vec<Flag>, S
     let set_meta = root.get("metadata").and_then(Value::as_object);
     let mut out = Vec::with_capacity(flags.len());
     for (key, def) in flags {
+        // Like flagd: one flag that cannot be evaluated does not take the others down with it.
         out.push(
-            parse_flag(key, def, evaluators, set_meta, settings)
-                .map_err(|e| format!("flag `{key}`: {e}"))?,
+            parse_flag(key, def, evaluators, set_meta, settings).unwrap_or_else(|e| {
+                let enabled = def.get("state").and_then(Value::as_str) == Some("ENABLED");
+                Flag::broken(key, enabled, e)
+            }),
         );
     }
     Ok(out)
@@ -114,21 +100,63 @@ fn parse_flag(
     if let Some(m) = def.get("metadata").and_then(Value::as_object) {
         apply_metadata(&mut flag, m);
     }
-    flag.served.push(Served {
-        path: "default".into(),
-        variant: default_variant,
-        value: flag.default_value.clone(),
-    });
-    if let Some(t) = def.get("targeting") {
-        let resolved = resolve_refs(t, evaluators, 0)?;
+    let targeting = match def.get("targeting").filter(|t| !is_empty_object(t)) {
+        Some(t) => Some(resolve_refs(t, evaluators, 0)?),
+        None => None,
+    };
+    let everyone_else = match &targeting {
+        Some(t) => fallback(t, default_variant.as_deref(), &flag.variants),
+        None => default_variant.clone(),
+    };
+    // The default is served when there is no targeting, or targeting falls through to it.
+    if targeting.is_none() || (everyone_else.is_some() && everyone_else == default_variant) {
+        flag.served.push(Served {
+            path: "default".into(),
+            variant: default_variant.clone(),
+            value: flag.default_value.clone(),
+        });
+    }
+    if let Some(resolved) = &targeting {
         let mut walk = Walk {
             flag: &mut flag,
             settings,
             branch: 0,
         };
-        walk.results(&resolved, &[], "targeting");
+        walk.results(resolved, &Cond::always(), "targeting");
     }
+    flag.everyone_else = everyone_else.map(|v| Served {
+        path: "everyone else".into(),
+        value: flag.variants.get(&v).cloned(),
+        variant: Some(v),
+    });
     Ok(flag)
+}
+
+fn is_empty_object(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if m.is_empty())
+}
+
+/// The one variant a request that no condition matches gets, if there is one: the last `else`
+/// of the top `if` chain, or the default when targeting gives nothing.
+fn fallback(
+    node: &Value,
+    default: Option<&str>,
+    variants: &BTreeMap<String, Value>,
+) -> Option<String> {
+    match node {
+        Value::String(s) if variants.contains_key(s) => Some(s.clone()),
+        Value::Null => default.map(str::to_string),
+        Value::Object(m) if m.len() == 1 => {
+            let (op, args) = m.iter().next()?;
+            let args = args.as_array()?;
+            match op.as_str() {
+                "if" | "?:" if args.len() % 2 == 1 => fallback(args.last()?, default, variants),
+                "if" | "?:" => default.map(str::to_string),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Replaces `{"$ref": name}` with the named evaluator.
@@ -167,11 +195,11 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Records what `node` (in a result position) can serve, under the narrow conditions `conds`.
-    fn results(&mut self, node: &Value, conds: &[String], path: &str) {
+    /// Records what `node` (in a result position) can serve when `cond` holds.
+    fn results(&mut self, node: &Value, cond: &Cond, path: &str) {
         match node {
             Value::String(s) if self.flag.variants.contains_key(s) => {
-                self.serve(Some(s.clone()), conds, path)
+                self.serve(Some(s.clone()), cond, path)
             }
             Value::Object(m) if m.len() == 1 => {
                 let Some((op, args)) = m.iter().next() else {
@@ -186,14 +214,13 @@ impl Walk<'_> {
                         let mut i = 0;
                         while i + 1 < args.len() {
                             self.branch += 1;
-                            let mut here = conds.to_vec();
-                            here.extend(narrow_conditions(args[i], self.settings));
+                            let here = Cond::all([cond.clone(), condition(args[i], self.settings)]);
                             let label = format!("targeting rule {}", self.branch);
                             self.results(args[i + 1], &here, &label);
                             i += 2;
                         }
                         if i < args.len() {
-                            self.results(args[i], conds, &format!("{path} (else)"));
+                            self.results(args[i], cond, &format!("{path} (else)"));
                         }
                     }
                     "fractional" => {
@@ -204,7 +231,7 @@ impl Walk<'_> {
                             {
                                 self.serve(
                                     Some(v.clone()),
-                                    conds,
+                                    cond,
                                     &format!("{path} (fractional {weight})"),
                                 );
                             }
@@ -214,7 +241,7 @@ impl Walk<'_> {
                     _ => {
                         let all: Vec<String> = self.flag.variants.keys().cloned().collect();
                         for v in all {
-                            self.serve(Some(v), conds, &format!("{path} (computed)"));
+                            self.serve(Some(v), cond, &format!("{path} (computed)"));
                         }
                     }
                 }
@@ -223,91 +250,22 @@ impl Walk<'_> {
         }
     }
 
-    fn serve(&mut self, variant: Option<String>, conds: &[String], path: &str) {
+    fn serve(&mut self, variant: Option<String>, cond: &Cond, path: &str) {
         let value = variant
             .as_ref()
             .and_then(|v| self.flag.variants.get(v).cloned());
-        if !conds.is_empty() {
-            self.flag.targets.push(NarrowTarget {
-                condition: conds.join(" and "),
-                variant: variant.clone(),
-                value: value.clone(),
-            });
+        let before = self.flag.served.len();
+        // A target's condition says it all (`targetingKey in [a]`): no path label on it.
+        self.flag.serve(cond, "", variant, value);
+        if let Some(last) = self.flag.served.get_mut(before) {
+            last.path = path.to_string();
         }
-        self.flag.served.push(Served {
-            path: path.to_string(),
-            variant,
-            value,
-        });
-    }
-}
-
-/// Conditions in `cond` that compare an id attribute with literal values: `targetingKey in [a, b]`.
-pub fn narrow_conditions(cond: &Value, settings: &ParseSettings) -> Vec<String> {
-    let mut out = Vec::new();
-    collect_conditions(cond, settings, &mut out, 0);
-    out
-}
-
-fn collect_conditions(node: &Value, settings: &ParseSettings, out: &mut Vec<String>, depth: usize) {
-    if depth > 64 {
-        return;
-    }
-    let Value::Object(m) = node else { return };
-    let Some((op, args)) = m.iter().next().filter(|_| m.len() == 1) else {
-        return;
-    };
-    let args: Vec<&Value> = match args {
-        Value::Array(a) => a.iter().collect(),
-        other => vec![other],
-    };
-    match op.as_str() {
-        "and" | "or" => {
-            for a in args {
-                collect_conditions(a, settings, out, depth + 1);
-            }
-        }
-        "==" | "===" | "in" | "starts_with" | "ends_with" => {
-            let var = args.iter().find_map(|a| var_name(a));
-            let Some(var) = var.filter(|v| settings.is_id_attribute(v)) else {
-                return;
-            };
-            let literals: Vec<String> = args
-                .iter()
-                .filter(|a| var_name(a).is_none())
-                .flat_map(|a| match a {
-                    Value::Array(list) => list.iter().map(literal).collect::<Vec<_>>(),
-                    other => vec![literal(other)],
-                })
-                .collect();
-            if literals.is_empty() {
-                return;
-            }
-            let op = if op == "===" { "==" } else { op.as_str() };
-            out.push(format!("{var} {op} [{}]", literals.join(", ")));
-        }
-        _ => {}
-    }
-}
-
-fn var_name(v: &Value) -> Option<String> {
-    let m = v.as_object()?;
-    match m.get("var")? {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(a) => a.first().and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    }
-}
-
-fn literal(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("`{s}`"),
-        other => format!("`{other}`"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::targeting::Reach;
     use super::*;
 
     fn parse(doc: &str) -> Vec<Flag> {
@@ -340,10 +298,8 @@ mod tests {
                   "b": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
                   "targeting": {"fractional": [{"var": "targetingKey"}, ["on", 50], ["off", 50]]}}}}"#,
         );
-        assert_eq!(
-            flags[0].targets[0].condition,
-            "email ends_with [`@acme.com`]"
-        );
+        assert_eq!(flags[0].targets[0].condition, "email ends_with `@acme.com`");
+        assert_eq!(flags[0].targets[0].reach, Reach::Group);
         assert_eq!(
             flags[0].on_paths().len(),
             1,
@@ -360,15 +316,38 @@ mod tests {
                 "targeting": {"if": [{"==": [{"var": "plan"}, "enterprise"]}, "on"]}}}}"#,
         );
         assert!(flags[0].targets.is_empty());
-        let bad = serde_json::json!({"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on",
-            "targeting": {"$ref": "nope"}}}});
-        let err = parse_value(&bad, &ParseSettings::for_tests()).unwrap_err();
-        assert!(err.contains("unknown evaluator `nope`"), "{err}");
-        let bad = serde_json::json!({"flags": {"a": {"state": "ON", "variants": {}}}});
+        let bad = serde_json::json!({"flags": {
+            "a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on", "targeting": {"$ref": "nope"}},
+            "b": {"state": "ON", "variants": {}},
+            "c": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}
+        }});
+        let flags = parse_value(&bad, &ParseSettings::for_tests()).unwrap();
+        let why = |i: usize| flags[i].broken.clone().unwrap_or_default();
+        assert!(why(0).contains("unknown evaluator `nope`"), "{}", why(0));
+        assert!(flags[0].enabled);
+        assert!(why(1).contains("`state` is `ON`"), "{}", why(1));
+        assert!(flags[2].broken.is_none());
+        let not_flags = serde_json::json!({"flag": {}});
+        assert!(parse_value(&not_flags, &ParseSettings::for_tests()).is_err());
+    }
+
+    #[test]
+    fn targeting_everyone_already_gets_is_a_no_op() {
+        let flags = parse(
+            r#"{"flags": {"a": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on",
+                "targeting": {"if": [{"==": [{"var": "email"}, "qa@x.com"]}, "on"]}},
+                "b": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "on",
+                "targeting": {"if": [{"==": [{"var": "email"}, "qa@x.com"]}, "on", "off"]}}}}"#,
+        );
+        assert!(flags[0].is_no_op(&flags[0].targets[0]));
         assert!(
-            parse_value(&bad, &ParseSettings::for_tests())
-                .unwrap_err()
-                .contains("`state` is `ON`")
+            !flags[1].is_no_op(&flags[1].targets[0]),
+            "everyone else gets `off`"
+        );
+        assert!(
+            flags[1].served.iter().all(|s| s.path != "default"),
+            "the default is never reached: {:?}",
+            flags[1].served
         );
     }
 }

@@ -6,15 +6,23 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{AuthScheme, SourceError};
+use crate::checks::tls::{self, TlsOptions};
 
 const BODY_LIMIT: usize = 32 << 20;
 
-/// A client for one attempt (connect timeout at most 10 s).
-pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// A client for one attempt (connect timeout at most 10 s) with the item's TLS settings
+/// (files relative to `base_dir`). The error is one line.
+pub fn client(
+    timeout: Duration,
+    tls: &TlsOptions,
+    base_dir: &Path,
+) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("preflight/", env!("CARGO_PKG_VERSION")));
+    tls.apply(builder, base_dir)?
         .build()
+        .map_err(|e| format!("cannot build an HTTP client: {}", tls::describe(&e)))
 }
 
 /// One request to a flag source.
@@ -43,6 +51,7 @@ pub async fn fetch_json(
             AuthScheme::Bearer => builder.bearer_auth(token),
             AuthScheme::ApiKey => builder.header("X-API-Key", token),
             AuthScheme::Raw => builder.header("Authorization", token),
+            AuthScheme::EnvironmentKey => builder.header("X-Environment-Key", token),
         };
     }
     if let Some(body) = &req.body {
@@ -71,7 +80,7 @@ pub async fn fetch_json(
         Err(_) => return Err(SourceError::Timeout { what, after }),
         Ok(Err(e)) if e.is_timeout() => return Err(SourceError::Timeout { what, after }),
         Ok(Err(e)) => {
-            let cause = root_cause(&e);
+            let cause = tls::describe(&e);
             let message = if e.is_connect() {
                 format!("cannot connect: {cause}")
             } else {
@@ -142,14 +151,6 @@ fn excerpt(text: &str) -> String {
     } else {
         one_line
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 /// `base` + `path`, keeping the base's own path (`http://h/api` + `client/features`).

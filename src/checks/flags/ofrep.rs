@@ -2,17 +2,20 @@
 //! `{"context": {...}}` → `{"flags": [{key, reason, variant, value, metadata} | {key, errorCode,
 //! errorDetails}]}`.
 //!
-//! A probe, not a definition: the flags are evaluated once for the baseline context and once per
-//! listed customer context. A customer that gets another value than the baseline, by a reason
-//! other than a percentage split, is targeted individually.
+//! A probe, not a definition: the flags are evaluated for the baseline context, each listed
+//! customer context, and anonymous twins of each customer context (its id attributes replaced by
+//! random ones, everything else kept). A value the customer gets and none of its twins do is
+//! individual targeting; one a twin gets too is a rollout or a rule on other attributes. (Servers
+//! answer `TARGETING_MATCH` for rollouts too, so the reason cannot tell.)
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::http::{self, Request};
+use super::targeting::{Cond, Reach};
 use super::{
     AuthScheme, Flag, FlagsItem, Loaded, NarrowTarget, ParseSettings, Served, SourceCx,
-    SourceError, apply_metadata,
+    SourceError, apply_metadata, describe_served,
 };
 
 /// One flag's evaluation.
@@ -24,10 +27,18 @@ struct Evaluation {
     metadata: Map<String, Value>,
 }
 
+/// Anonymous twins probed per listed context at first, and at most (while a value the context
+/// got has not been seen among them). A customer inside a p % rollout that no twin joins looks
+/// targeted with probability p(1-p)^n ≤ 1/(e(n+1)): about 1 % per flag and context at n = 32.
+const FIRST_TWINS: usize = 8;
+const MAX_TWINS: usize = 32;
+
+type Evaluations = IndexMap<String, Result<Evaluation, String>>;
+
 pub(super) async fn load(
     item: &FlagsItem,
     cx: &SourceCx<'_>,
-    _settings: &ParseSettings,
+    settings: &ParseSettings,
 ) -> Result<Loaded, SourceError> {
     let base = item.base_url()?;
     let url = http::join(&base, "ofrep/v1/evaluate/flags");
@@ -35,35 +46,33 @@ pub(super) async fn load(
     let baseline: IndexMap<String, Value> = item.baseline.clone().unwrap_or_default();
     let mut raw = Vec::new();
     let mut notes = Vec::new();
-    let mut evaluate = async |context: &IndexMap<String, Value>| -> Result<
-        IndexMap<String, Result<Evaluation, String>>,
-        SourceError,
-    > {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let req = Request {
-            method: reqwest::Method::POST,
-            url: url.clone(),
-            token: item.token.as_deref(),
-            auth: item.auth.unwrap_or(AuthScheme::Bearer),
-            body: Some(serde_json::json!({ "context": context })),
+    let mut requests = 0usize;
+    let mut evaluate =
+        async |context: &IndexMap<String, Value>| -> Result<Evaluations, SourceError> {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let req = Request {
+                method: reqwest::Method::POST,
+                url: url.clone(),
+                token: item.token.as_deref(),
+                auth: item.auth.unwrap_or(AuthScheme::Bearer),
+                body: Some(serde_json::json!({ "context": context })),
+            };
+            let (doc, bytes) = http::fetch_json(&cx.client, req, left).await?;
+            requests += 1;
+            // Keep the documents of the baseline and the listed contexts, not of every twin.
+            if raw.len() < 4 << 20 {
+                raw.extend_from_slice(&bytes);
+                raw.push(b'\n');
+            }
+            parse_bulk(&doc).map_err(|message| SourceError::Parse {
+                what: url.to_string(),
+                format: "OFREP bulk evaluation response".into(),
+                message,
+            })
         };
-        let (doc, bytes) = http::fetch_json(&cx.client, req, left).await?;
-        raw.extend_from_slice(&bytes);
-        raw.push(b'\n');
-        parse_bulk(&doc).map_err(|message| SourceError::Parse {
-            what: url.to_string(),
-            format: "OFREP bulk evaluation response".into(),
-            message,
-        })
-    };
 
     let base_evals = evaluate(&baseline).await?;
-    let mut per_context = Vec::new();
-    for ctx in &item.contexts {
-        per_context.push((describe_context(ctx), evaluate(ctx).await?));
-    }
-
-    let mut flags = Vec::new();
+    let mut flags: Vec<Flag> = Vec::new();
     for (key, eval) in &base_evals {
         let eval = match eval {
             Ok(e) => e,
@@ -90,8 +99,17 @@ pub(super) async fn load(
             variant: eval.variant.clone(),
             value: eval.value.clone(),
         });
-        for (who, evals) in &per_context {
-            let Some(Ok(e)) = evals.get(key) else {
+        flags.push(flag);
+    }
+
+    let mut rng = Twins::new();
+    for ctx in &item.contexts {
+        let who = describe_context(ctx);
+        let evals = evaluate(ctx).await?;
+        // Per flag: what the context got, and what its anonymous twins got so far.
+        let mut seen: IndexMap<String, (Served, String, Vec<Served>)> = IndexMap::new();
+        for flag in &mut flags {
+            let Some(Ok(e)) = evals.get(&flag.key) else {
                 continue;
             };
             if e.reason == "DISABLED" {
@@ -100,31 +118,131 @@ pub(super) async fn load(
             if let (Some(n), Some(v)) = (&e.variant, &e.value) {
                 flag.variants.entry(n.clone()).or_insert_with(|| v.clone());
             }
-            flag.served.push(Served {
+            let got = Served {
                 path: format!("context {who}"),
                 variant: e.variant.clone(),
                 value: e.value.clone(),
-            });
-            let differs =
-                e.value != eval.value || (e.variant.is_some() && e.variant != eval.variant);
-            // A percentage split gives different values to different keys by design.
-            if differs && e.reason != "SPLIT" {
+            };
+            flag.served.push(got.clone());
+            seen.insert(flag.key.clone(), (got, e.reason.clone(), Vec::new()));
+        }
+        // Twins: the same context with its id attributes replaced by random ones. One that gets
+        // what the context got shows the value is not reserved to this id (a rollout, a plan rule).
+        let mut probed = 0;
+        while probed < MAX_TWINS {
+            let undecided = seen
+                .values()
+                .any(|(got, _, twins)| !twins.iter().any(|t| same(t, got)));
+            if !undecided || (probed >= FIRST_TWINS && !twin_useful(ctx, settings)) {
+                break;
+            }
+            let twin = rng.twin(ctx, settings);
+            let twin_evals = evaluate(&twin).await?;
+            for (key, (_, _, twins)) in seen.iter_mut() {
+                if let Some(Ok(e)) = twin_evals.get(key) {
+                    twins.push(Served {
+                        path: "anonymous context".into(),
+                        variant: e.variant.clone(),
+                        value: e.value.clone(),
+                    });
+                }
+            }
+            probed += 1;
+        }
+        for (key, (got, reason, twins)) in seen {
+            if twins.is_empty() || twins.iter().any(|t| same(t, &got)) {
+                continue;
+            }
+            let mut others: Vec<String> = twins
+                .iter()
+                .map(|t| describe_served(t.variant.as_deref(), t.value.as_ref()))
+                .collect();
+            others.sort();
+            others.dedup();
+            let cond = Cond::new(
+                format!(
+                    "context {who} (reason {reason}; {} anonymous contexts got {})",
+                    twins.len(),
+                    others.join(" or ")
+                ),
+                Reach::Individuals,
+            );
+            if let Some(flag) = flags.iter_mut().find(|f| f.key == key) {
                 flag.targets.push(NarrowTarget {
-                    condition: format!("context {who} (reason {})", e.reason),
-                    variant: e.variant.clone(),
-                    value: e.value.clone(),
+                    condition: cond.text,
+                    variant: got.variant,
+                    value: got.value,
+                    reach: cond.reach,
                 });
             }
         }
-        flags.push(flag);
     }
     Ok(Loaded {
         flags,
-        origin: format!("OFREP {url} ({} contexts probed)", item.contexts.len() + 1),
+        origin: format!(
+            "OFREP {url} ({} contexts probed, {requests} requests)",
+            item.contexts.len() + 1
+        ),
         file: None,
         raw,
         notes,
     })
+}
+
+/// Whether two evaluations served the same thing.
+fn same(a: &Served, b: &Served) -> bool {
+    a.value == b.value && (a.variant.is_none() || b.variant.is_none() || a.variant == b.variant)
+}
+
+/// Whether the context has an id attribute a twin can vary.
+fn twin_useful(ctx: &IndexMap<String, Value>, settings: &ParseSettings) -> bool {
+    ctx.keys().any(|k| settings.is_id_attribute(k))
+}
+
+/// Random anonymous twins of a context.
+struct Twins {
+    state: std::collections::hash_map::RandomState,
+    counter: u64,
+}
+
+impl Twins {
+    fn new() -> Self {
+        Twins {
+            state: std::collections::hash_map::RandomState::new(),
+            counter: 0,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        use std::hash::BuildHasher;
+        self.counter += 1;
+        self.state.hash_one(self.counter)
+    }
+
+    /// `ctx` with every id attribute replaced by a random value of the same shape (an email
+    /// keeps its domain, so domain rules treat the twin like the customer).
+    fn twin(
+        &mut self,
+        ctx: &IndexMap<String, Value>,
+        settings: &ParseSettings,
+    ) -> IndexMap<String, Value> {
+        let mut out = ctx.clone();
+        for (k, v) in out.iter_mut() {
+            if !settings.is_id_attribute(k) {
+                continue;
+            }
+            let r = self.next();
+            *v = match &*v {
+                Value::String(s) => match s.split_once('@') {
+                    Some((_, domain)) => Value::String(format!("anon-{r:016x}@{domain}")),
+                    None => Value::String(format!("anon-{r:016x}")),
+                },
+                Value::Number(_) => Value::from(r >> 12),
+                other => other.clone(),
+            };
+        }
+        out
+    }
 }
 
 /// `{targetingKey=cust-4711}`

@@ -55,7 +55,7 @@ pub fn parse_text(item: &FlagsItem, text: &str, path: &Path) -> Result<Vec<Flag>
     };
     let doc: Value = match format {
         "TOML" => toml::from_str::<Value>(text).map_err(|e| err(e.message().to_string()))?,
-        "YAML" => serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?,
+        "YAML" => super::yaml::to_json(text).map_err(err)?,
         ".env" => parse_env(text).map_err(err)?,
         _ => serde_json::from_str(text).map_err(|e| err(e.to_string()))?,
     };

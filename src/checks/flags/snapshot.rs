@@ -245,8 +245,7 @@ pub async fn lock_file(
     let Some(drift) = &item.drift else {
         return Ok(None);
     };
-    let client =
-        super::http::client(timeout).map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let client = super::http::client(timeout, &item.tls(), base_dir)?;
     let loaded = item
         .load(&SourceCx {
             base_dir,

@@ -12,19 +12,22 @@ use std::time::Duration;
 
 use crate::support::{self, Run, Shop};
 
-fn fixture(name: &str) -> PathBuf {
+mod sources;
+mod targeting;
+
+pub(super) fn fixture(name: &str) -> PathBuf {
     support::repo().join("fixtures/flags").join(name)
 }
 
 /// Copies fixture files into `dir` (under their own names or new ones).
-fn copy(dir: &Path, files: &[(&str, &str)]) {
+pub(super) fn copy(dir: &Path, files: &[(&str, &str)]) {
     for (from, to) in files {
         std::fs::copy(fixture(from), dir.join(to)).expect("copy fixture");
     }
 }
 
 /// Runs `x.toml` with a JSON report; returns the run and the one item's JSON result.
-fn run(dir: &Path, checklist: &str) -> (Run, serde_json::Value) {
+pub(super) fn run(dir: &Path, checklist: &str) -> (Run, serde_json::Value) {
     support::write(dir, "x.toml", checklist);
     let r = support::run_in(
         dir,
@@ -45,7 +48,7 @@ fn run(dir: &Path, checklist: &str) -> (Run, serde_json::Value) {
     (r, item)
 }
 
-fn outcome(item: &serde_json::Value) -> &str {
+pub(super) fn outcome(item: &serde_json::Value) -> &str {
     item["outcome"].as_str().unwrap_or("?")
 }
 
@@ -286,7 +289,7 @@ fn ofrep_probe_finds_the_customer_the_shop_targets() {
     let details = item["details"].as_str().unwrap();
     assert!(
         details.contains(
-            "context {targetingKey=cust-4711} (reason TARGETING_MATCH) gets variant `on` (true)"
+            "context {targetingKey=cust-4711} (reason TARGETING_MATCH; 32 anonymous contexts got variant `off` (false)) gets variant `on` (true)"
         ),
         "{details}"
     );
@@ -320,7 +323,7 @@ fn ofrep_probe_passes_when_the_experiment_is_off() {
 
 /// What a loopback server answers.
 #[derive(Clone)]
-enum Answer {
+pub(super) enum Answer {
     Json(u16, String),
     Html(u16, String),
     /// Reads the request, then never answers (for 20 s at most).
@@ -328,12 +331,12 @@ enum Answer {
 }
 
 /// A real HTTP/1.1 server on 127.0.0.1 answering every request with `answer`; records request heads.
-struct Server {
-    base: String,
-    requests: Arc<Mutex<Vec<String>>>,
+pub(super) struct Server {
+    pub(super) base: String,
+    pub(super) requests: Arc<Mutex<Vec<String>>>,
 }
 
-fn serve(answer: Answer) -> Server {
+pub(super) fn serve(answer: Answer) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(Mutex::new(Vec::new()));
@@ -377,7 +380,7 @@ fn serve(answer: Answer) -> Server {
     Server { base, requests }
 }
 
-fn read_fixture(name: &str) -> String {
+pub(super) fn read_fixture(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).unwrap()
 }
 
@@ -491,7 +494,7 @@ timeout = "3s"
 }
 
 #[test]
-fn launchdarkly_individual_target_on_a_temporary_flag_fails() {
+fn launchdarkly_individual_target_on_an_unreleased_flag_fails() {
     let server = serve(Answer::Json(200, read_fixture("launchdarkly-flags.json")));
     let dir = support::tempdir();
     let (r, item) = run(dir.path(), &launchdarkly_item(&server.base));
@@ -499,8 +502,8 @@ fn launchdarkly_individual_target_on_a_temporary_flag_fails() {
     let details = item["details"].as_str().unwrap();
     assert!(details.contains("bulk-pricing: not marked released, yet targeted at individuals: user key in [`cust-4711`] (targets) gets variant `on` (true)"), "{details}");
     assert!(
-        details.contains("temporary flag without a release tag"),
-        "{details}"
+        !details.contains("FAIL experiments"),
+        "`temporary` is LaunchDarkly's default for every flag, not an experiment: {details}"
     );
     let flagged: Vec<&str> = item["data"]["findings"]
         .as_array()
@@ -535,9 +538,14 @@ fn launchdarkly_with_the_flag_off_passes() {
 // ---------------------------------------------------------------- sources that cannot be read
 
 fn errored_with(answer: Answer, needle: &str) {
+    errored_with_item(answer, needle, unleash_item);
+}
+
+/// `item(base URL)` against a server answering `answer` errors, saying `needle`, showing no secret.
+pub(super) fn errored_with_item(answer: Answer, needle: &str, item: impl Fn(&str) -> String) {
     let server = serve(answer);
     let dir = support::tempdir();
-    let (r, item) = run(dir.path(), &unleash_item(&server.base));
+    let (r, item) = run(dir.path(), &item(&server.base));
     assert_eq!(r.code, 1, "{}", r.all());
     assert_eq!(outcome(&item), "errored", "{item:#}");
     let msg = item["message"].as_str().unwrap();
@@ -579,7 +587,7 @@ fn a_source_that_never_answers_errors_within_the_timeout() {
 }
 
 #[test]
-fn a_malformed_flag_file_errors_and_names_the_flag() {
+fn a_malformed_flag_fails_by_name_and_a_malformed_document_errors() {
     let dir = support::tempdir();
     support::write(
         dir.path(),
@@ -588,17 +596,26 @@ fn a_malformed_flag_file_errors_and_names_the_flag() {
     );
     let (r, item) = run(dir.path(), FLAGD_ITEM);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert_eq!(outcome(&item), "errored");
+    assert_eq!(outcome(&item), "failed");
     assert!(
         item["message"]
             .as_str()
             .unwrap()
-            .contains("is not a valid flagd flag definition: flag `a`: `state` is `ON`"),
+            .contains("a: cannot be evaluated: `state` is `ON`, expected `ENABLED` or `DISABLED`"),
         "{item:#}"
     );
-    support::write(dir.path(), "flags.json", "{\"flags\": ");
-    let (_, item) = run(dir.path(), FLAGD_ITEM);
-    assert_eq!(outcome(&item), "errored");
+    for broken in ["{\"flags\": ", "{\"flag\": {}}", "[]"] {
+        support::write(dir.path(), "flags.json", broken);
+        let (_, item) = run(dir.path(), FLAGD_ITEM);
+        assert_eq!(outcome(&item), "errored", "{broken}: {item:#}");
+        assert!(
+            item["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not a valid flagd flag definition"),
+            "{item:#}"
+        );
+    }
 }
 
 #[test]
@@ -700,4 +717,36 @@ allowlist = { flags = ["DARK_MODE"] }
             .is_some_and(|m| !m.contains("DATABASE_URL")),
         "{item:#}"
     );
+}
+
+#[test]
+fn yaml_flag_files_resolve_anchors_and_merge_keys_and_errors_say_where() {
+    let dir = support::tempdir();
+    support::write(
+        dir.path(),
+        "flags.yaml",
+        "common: &common\n  state: ENABLED\n  variants: { on: true, off: false }\nflags:\n  exp-search:\n    <<: *common\n    defaultVariant: on\n    metadata: { type: experiment }\n  dark-mode:\n    <<: *common\n    defaultVariant: off\n",
+    );
+    let checklist = "[flags.y]\nsource = \"flagd\"\nfile = \"flags.yaml\"\n";
+    let (r, item) = run(dir.path(), checklist);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let details = item["details"].as_str().unwrap();
+    assert!(
+        details.contains("exp-search: experimental (metadata `type` = `experiment`) but on"),
+        "{details}"
+    );
+    assert_eq!(
+        item["data"]["flags"], 2,
+        "the `common` anchor is no flag: {item:#}"
+    );
+
+    support::write(
+        dir.path(),
+        "flags.yaml",
+        "flags:\n  a:\n    state: ENABLED\n    state: DISABLED\n",
+    );
+    let (_, item) = run(dir.path(), checklist);
+    assert_eq!(outcome(&item), "errored");
+    let msg = item["message"].as_str().unwrap();
+    assert!(msg.contains("duplicate key `state` at line 4"), "{msg}");
 }
