@@ -7,6 +7,7 @@ mod flags;
 mod foundation;
 mod integrity;
 mod junit;
+mod records;
 mod rollback;
 mod soak;
 mod support;
