@@ -9,7 +9,7 @@ pub fn canonical(path: &str, text: &str) -> String {
     if path.ends_with(".sql") {
         sql::canonical(text)
     } else if path.ends_with(".py") {
-        script(&python_imports_sorted(text), true)
+        without_redundant_parentheses(&script(&python_imports_sorted(text), true))
     } else if path.ends_with(".rb") {
         script(text, false)
     } else {
@@ -17,37 +17,154 @@ pub fn canonical(path: &str, text: &str) -> String {
     }
 }
 
-/// Python code with its top-level imports in one sorted block at the top, and without
-/// `from __future__ import ...` (a no-op on Python 3): isort and pyupgrade edits are formatting.
+/// Python code with its imports in a canonical order, one imported name per entry: the
+/// top-level imports in one sorted block at the top, and each run of imports inside a block
+/// sorted where it stands; without `from __future__ import ...` (a no-op on Python 3). isort,
+/// ruff and pyupgrade edits of imports are formatting.
 fn python_imports_sorted(text: &str) -> String {
-    let mut imports: Vec<String> = Vec::new();
-    let mut rest: Vec<&str> = Vec::new();
+    let mut top: Vec<String> = Vec::new();
+    let mut rest: Vec<String> = Vec::new();
+    // The run of indented imports being read: its indentation and its entries.
+    let mut run: Option<(String, Vec<String>)> = None;
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        if !(line.starts_with("import ") || line.starts_with("from ")) {
-            rest.push(line);
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        if body.is_empty() {
             continue;
         }
-        let mut statement = line.to_string();
-        // `from x import (\n a,\n b,\n)` is one statement.
-        if statement.contains('(') {
-            while !statement.contains(')') {
-                let Some(more) = lines.next() else { break };
-                statement.push(' ');
-                statement.push_str(more);
+        let import =
+            body.starts_with("import ") || (body.starts_with("from ") && body.contains(" import"));
+        if !import {
+            flush_imports(&mut run, &mut rest);
+            rest.push(line.to_string());
+            continue;
+        }
+        let mut statement = without_comment(body).to_string();
+        // `from x import (\n a,\n b,\n)` and backslash continuations are one statement.
+        while (statement.contains('(') && !statement.contains(')'))
+            || statement.trim_end().ends_with('\\')
+        {
+            let Some(more) = lines.next() else { break };
+            statement = statement.trim_end().trim_end_matches('\\').to_string();
+            statement.push(' ');
+            statement.push_str(without_comment(more));
+        }
+        let entries = import_entries(&statement);
+        if indent.is_empty() {
+            flush_imports(&mut run, &mut rest);
+            top.extend(entries);
+        } else {
+            match &mut run {
+                Some((at, names)) if at == indent => names.extend(entries),
+                _ => {
+                    flush_imports(&mut run, &mut rest);
+                    run = Some((indent.to_string(), entries));
+                }
             }
         }
-        if !statement.starts_with("from __future__ ") {
-            let names = statement.replace(['(', ')'], " ").replace(',', " ");
-            imports.push(names.split_whitespace().collect::<Vec<_>>().join(" "));
-        }
     }
-    imports.sort();
-    imports.dedup();
-    let mut out = imports.join("\n");
+    flush_imports(&mut run, &mut rest);
+    top.sort();
+    top.dedup();
+    let mut out = top.join("\n");
     out.push('\n');
     out.push_str(&rest.join("\n"));
     out
+}
+
+/// Writes a run of indented imports, sorted, where it stood.
+fn flush_imports(run: &mut Option<(String, Vec<String>)>, out: &mut Vec<String>) {
+    if let Some((indent, mut names)) = run.take() {
+        names.sort();
+        names.dedup();
+        out.extend(names.into_iter().map(|n| format!("{indent}{n}")));
+    }
+}
+
+fn without_comment(line: &str) -> &str {
+    line.split('#').next().unwrap_or("")
+}
+
+/// One entry per imported name: `from m import a, b as c` is `from m import a` and
+/// `from m import b as c`; `from __future__` imports are none.
+fn import_entries(statement: &str) -> Vec<String> {
+    let flat = statement.replace(['(', ')'], " ");
+    let flat = flat.trim();
+    let (head, names) = if let Some(names) = flat.strip_prefix("import ") {
+        ("import".to_string(), names)
+    } else if let Some((module, names)) = flat
+        .strip_prefix("from ")
+        .and_then(|rest| rest.split_once(" import "))
+    {
+        if module.trim() == "__future__" {
+            return Vec::new();
+        }
+        (format!("from {} import", module.trim()), names)
+    } else {
+        return vec![flat.split_whitespace().collect::<Vec<_>>().join(" ")];
+    };
+    names
+        .split(',')
+        .map(|name| name.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|name| !name.is_empty())
+        .map(|name| format!("{head} {name}"))
+        .collect()
+}
+
+/// `f((x))` is `f(x)`: parentheses around the only thing inside other parentheses, unless they
+/// make a tuple (a comma at their top level), are formatting (ruff's UP034). `code` is a
+/// canonical form: its strings are quoted, with backslash escapes.
+fn without_redundant_parentheses(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    // For each `(`: where it closes and whether a comma stands at its top level.
+    let mut closes: Vec<Option<(usize, bool)>> = vec![None; chars.len()];
+    let mut open: Vec<(usize, bool)> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            q @ ('"' | '\'') => {
+                i += 1;
+                while i < chars.len() && chars[i] != q {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+            }
+            '(' | '[' | '{' => open.push((i, false)),
+            ')' | ']' | '}' => {
+                if let Some((at, comma)) = open.pop() {
+                    closes[at] = Some((i, comma));
+                }
+            }
+            ',' => {
+                if let Some(top) = open.last_mut() {
+                    top.1 = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut drop = vec![false; chars.len()];
+    for at in 0..chars.len().saturating_sub(1) {
+        let (Some((outer_end, _)), Some((inner_end, comma))) = (closes[at], closes[at + 1]) else {
+            continue;
+        };
+        let redundant = chars[at] == '('
+            && chars[at + 1] == '('
+            && inner_end + 1 == outer_end
+            && inner_end > at + 2
+            && !comma;
+        if redundant {
+            drop[at + 1] = true;
+            drop[inner_end] = true;
+        }
+    }
+    chars
+        .iter()
+        .zip(drop)
+        .filter(|(_, dropped)| !dropped)
+        .map(|(c, _)| *c)
+        .collect()
 }
 
 /// The canonical form of Ruby or Python code.
@@ -166,6 +283,36 @@ mod tests {
         assert_ne!(
             canonical("0001.py", a),
             canonical("0001.py", &c.replace("'a'", "'b'"))
+        );
+    }
+
+    #[test]
+    fn ruff_import_merges_nested_imports_and_redundant_parentheses_are_formatting() {
+        // Imports of one module merged, an import block inside a function re-sorted, and
+        // parentheses around the only argument dropped (ruff's isort rules and UP034).
+        let a = "import django.db.models.deletion\nfrom django.db import migrations\nfrom django.db import models\nfrom itertools import islice\n\n\ndef find(obj):\n    from shop.tasks import Task\n    from shop.jobs import Job\n    return Task, Job\n\n\nOPS = [\n    migrations.RunSQL((\n        'ALTER TABLE a '\n        'RENAME TO b'\n    )),\n]\n";
+        let b = "from itertools import islice\n\nimport django.db.models.deletion\nfrom django.db import migrations, models\n\n\ndef find(obj):\n    from shop.jobs import Job\n    from shop.tasks import Task\n    return Task, Job\n\n\nOPS = [\n    migrations.RunSQL(\n        'ALTER TABLE a '\n        'RENAME TO b'\n    ),\n]\n";
+        assert_eq!(canonical("0003.py", a), canonical("0003.py", b));
+        // A tuple is no redundant parenthesis; neither is a changed import.
+        let tuple = "OPS = [f(('a', 'b'))]\n";
+        assert_ne!(
+            canonical("0003.py", tuple),
+            canonical("0003.py", "OPS = [f('a', 'b')]\n")
+        );
+        assert_eq!(
+            canonical("0003.py", "OPS = [f((g(1)))]\n"),
+            canonical("0003.py", "OPS = [f(g(1))]\n")
+        );
+        assert_ne!(
+            canonical("0003.py", a),
+            canonical(
+                "0003.py",
+                &b.replace("from shop.jobs import Job", "from shop.jobs import Work")
+            )
+        );
+        assert_ne!(
+            canonical("0003.py", a),
+            canonical("0003.py", &b.replace("    from shop.jobs import Job\n", ""))
         );
     }
 
