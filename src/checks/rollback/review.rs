@@ -2,6 +2,7 @@
 //! were edited, deleted or squashed, and the verdicts on the added ones.
 
 use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -55,6 +56,24 @@ impl History for HeadHistory<'_> {
         files
             .into_iter()
             .map(|(p, id)| (p.to_string(), self.blobs.read(id)))
+            .collect()
+    }
+
+    fn before(&self, id: &str) -> Vec<(String, String)> {
+        let Some(this) = self.set.values().find(|m| m.id == id) else {
+            return Vec::new();
+        };
+        let mut earlier: Vec<&Migration> = self
+            .set
+            .values()
+            .filter(|m| migrations::key_order(&m.key, &this.key) == Ordering::Less)
+            .collect();
+        earlier.sort_by(|a, b| migrations::key_order(&b.key, &a.key));
+        earlier
+            .into_iter()
+            .flat_map(|m| &m.files)
+            .filter(|f| f.role.is_up() && f.path.ends_with(".sql"))
+            .map(|f| (f.path.clone(), self.blobs.read(f.blob)))
             .collect()
     }
 }

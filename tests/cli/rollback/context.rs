@@ -231,7 +231,7 @@ fn many_statements_of_one_kind_in_one_migration_are_one_finding() {
     for i in 0..30 {
         create.push_str(&format!(", c{i} INT"));
         retype.push_str(&format!(
-            "ALTER TABLE metrics ALTER COLUMN c{i} TYPE BIGINT;\n"
+            "ALTER TABLE metrics ALTER COLUMN c{i} TYPE TEXT;\n"
         ));
     }
     create.push_str(");\n");
@@ -244,16 +244,16 @@ fn many_statements_of_one_kind_in_one_migration_are_one_finding() {
             ),
         ],
         &[
-            ("migrations/20250301000000_bigint.up.sql", &retype),
+            ("migrations/20250301000000_to_text.up.sql", &retype),
             (
-                "migrations/20250301000000_bigint.down.sql",
-                &retype.replace("BIGINT", "INT"),
+                "migrations/20250301000000_to_text.down.sql",
+                &retype.replace("TEXT", "INT USING c0::int"),
             ),
         ],
     );
     let (code, item, all) = r.check(SQLX);
     assert_eq!((code, outcome(&item)), (1, "failed"), "{all}");
-    let dangerous = migration(&item, "20250301000000_bigint")["dangerous"]
+    let dangerous = migration(&item, "20250301000000_to_text")["dangerous"]
         .as_array()
         .unwrap()
         .clone();
@@ -326,4 +326,71 @@ fn the_same_irreversible_reason_in_one_migration_is_one_problem() {
         message(&item).contains("0001_indexes.py:6: irreversible: `RunSQL` without `reverse_sql` (+2 more like it: lines 7, 8)"),
         "{all}"
     );
+}
+
+#[test]
+fn widening_a_column_type_passes_and_narrowing_it_fails() {
+    // diesel keeps each migration in its own directory; the earlier definition is found there.
+    let cfg = "migrations = { dir = \"migrations\", tool = \"diesel\" }\n";
+    let released = [
+        (
+            "migrations/2024-01-01-000000_reports/up.sql",
+            "CREATE TABLE report (\n    id serial PRIMARY KEY,\n    title varchar(100) NOT NULL,\n    link text,\n    hits integer NOT NULL DEFAULT 0\n);\n",
+        ),
+        (
+            "migrations/2024-01-01-000000_reports/down.sql",
+            "DROP TABLE report;\n",
+        ),
+        (
+            "migrations/2024-02-01-000000_summary/up.sql",
+            "ALTER TABLE report ADD COLUMN summary character varying(50);\n",
+        ),
+        (
+            "migrations/2024-02-01-000000_summary/down.sql",
+            "ALTER TABLE report DROP COLUMN summary;\n",
+        ),
+    ];
+    let change = |up: &str| {
+        released_then(
+            &released,
+            &[
+                ("migrations/2025-01-01-000000_types/up.sql", up),
+                ("migrations/2025-01-01-000000_types/down.sql", "SELECT 1;\n"),
+            ],
+        )
+    };
+    // Longer varchar, varchar to text, a wider integer: whatever the previous release writes fits.
+    let wider = change(
+        "alter table report alter column title type varchar(200);\nALTER TABLE report ALTER COLUMN summary SET DATA TYPE text, ALTER COLUMN hits TYPE bigint;\n",
+    );
+    let (code, item, all) = wider.check(cfg);
+    assert_eq!((code, outcome(&item)), (0, "passed"), "{all}");
+    // text to varchar(512), a shorter varchar, a narrower integer, another family: it may not.
+    for (up, column) in [
+        (
+            "ALTER TABLE report ALTER COLUMN link TYPE varchar (512);\n",
+            "link",
+        ),
+        (
+            "ALTER TABLE report ALTER COLUMN title TYPE varchar(50);\n",
+            "title",
+        ),
+        (
+            "ALTER TABLE report ALTER COLUMN hits TYPE smallint;\n",
+            "hits",
+        ),
+        (
+            "ALTER TABLE report ALTER COLUMN title TYPE integer USING 0;\n",
+            "title",
+        ),
+    ] {
+        let (code, item, all) = change(up).check(cfg);
+        assert_eq!((code, outcome(&item)), (1, "failed"), "{up}\n{all}");
+        assert!(
+            message(&item).contains(&format!(
+                "changes the type of column `{column}` of `report`"
+            )),
+            "{all}"
+        );
+    }
 }

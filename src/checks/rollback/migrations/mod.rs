@@ -331,6 +331,12 @@ impl Review {
 /// tell what an `AlterField` changes.
 pub trait History {
     fn earlier(&self, path: &str) -> Vec<(String, String)>;
+
+    /// The up files of the migrations that run before migration `id`, newest first: (path,
+    /// text). SQL tools need them to tell what type a column had.
+    fn before(&self, _id: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Reviews one new migration (its files, up and down).
@@ -340,7 +346,9 @@ pub fn review(tool: Tool, id: &str, files: &[MigrationFile], history: &dyn Histo
         ..Review::default()
     };
     match tool {
-        Tool::Sqlx | Tool::Diesel | Tool::Flyway => sql_files::review(tool, id, files, &mut r),
+        Tool::Sqlx | Tool::Diesel | Tool::Flyway => {
+            sql_files::review(tool, id, files, history, &mut r)
+        }
         Tool::Rails => {
             for f in files {
                 rails::review(&f.path, &f.text, &mut r);

@@ -1,11 +1,19 @@
 //! Migrations in plain SQL files (sqlx, diesel, Flyway) and Flyway's Java migrations.
 
 use super::text::{java_strings, line_at};
-use super::{MigrationFile, Review, Role, Tool};
-use crate::checks::rollback::sql;
+use std::cell::OnceCell;
+
+use super::{History, MigrationFile, Review, Role, Tool};
+use crate::checks::rollback::sql::{self, Rule};
 
 /// Reviews one sqlx / diesel / Flyway migration.
-pub(super) fn review(tool: Tool, id: &str, files: &[MigrationFile], r: &mut Review) {
+pub(super) fn review(
+    tool: Tool,
+    id: &str,
+    files: &[MigrationFile],
+    history: &dyn History,
+    r: &mut Review,
+) {
     let find = |role: Role| files.iter().find(|f| f.role == role);
     let up = find(Role::Up).or_else(|| find(Role::UpOnly));
     let down = find(Role::Down);
@@ -41,10 +49,33 @@ pub(super) fn review(tool: Tool, id: &str, files: &[MigrationFile], r: &mut Revi
     let Some(f) = up else { return };
     if f.path.ends_with(".sql") {
         r.sql(&f.path, 1, &f.text, false);
+        drop_widenings(&f.path, &f.text, id, history, r);
     } else {
         // A Java (or Kotlin) migration: the SQL is in its string literals.
         for (at, s) in java_strings(&f.text) {
             r.sql(&f.path, line_at(&f.text, at), s, false);
         }
     }
+}
+
+/// Drops the type changes that only widen a column an earlier migration declared (a longer
+/// `varchar`, `text`, a wider integer): every value the previous release writes still fits.
+fn drop_widenings(path: &str, text: &str, id: &str, history: &dyn History, r: &mut Review) {
+    let earlier = OnceCell::new();
+    r.dangers.retain(|(file, d)| {
+        let Some(t) = d.target.as_ref() else {
+            return true;
+        };
+        if file != path || d.rule != Rule::AlterType || t.columns.len() != 1 {
+            return true;
+        }
+        let Some(new) = sql::declared_type(text, &t.table, &t.columns[0]) else {
+            return true;
+        };
+        let old = earlier
+            .get_or_init(|| history.before(id))
+            .iter()
+            .find_map(|(_, text)| sql::declared_type(text, &t.table, &t.columns[0]));
+        !old.is_some_and(|old| sql::widens(&old, &new))
+    });
 }

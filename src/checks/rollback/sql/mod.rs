@@ -7,10 +7,12 @@
 
 mod lex;
 mod statements;
+mod types;
 
 use serde::Serialize;
 
 pub use lex::mask;
+pub use types::{declared_type, widens};
 
 /// What a finding is about. Each rule belongs to one [`RuleKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
