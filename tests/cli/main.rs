@@ -3,11 +3,14 @@
 
 mod bad_checklists;
 mod browser;
+mod environments;
 mod flags;
 mod foundation;
+mod html;
 mod integrity;
 mod junit;
 mod records;
+mod rerun;
 mod rollback;
 mod soak;
 mod support;
