@@ -60,6 +60,7 @@ pub(super) fn review(
 
 /// Drops the type changes that only widen a column an earlier migration declared (a longer
 /// `varchar`, `text`, a wider integer): every value the previous release writes still fits.
+/// The earlier declaration is looked for under the table's earlier names too.
 fn drop_widenings(path: &str, text: &str, id: &str, history: &dyn History, r: &mut Review) {
     let earlier = OnceCell::new();
     r.dangers.retain(|(file, d)| {
@@ -72,10 +73,21 @@ fn drop_widenings(path: &str, text: &str, id: &str, history: &dyn History, r: &m
         let Some(new) = sql::declared_type(text, &t.table, &t.columns[0]) else {
             return true;
         };
-        let old = earlier
-            .get_or_init(|| history.before(id))
-            .iter()
-            .find_map(|(_, text)| sql::declared_type(text, &t.table, &t.columns[0]));
+        // Newest first, following the table back through renames.
+        let mut table = t.table.clone();
+        let mut old = None;
+        for (_, text) in earlier.get_or_init(|| history.before(id)) {
+            old = sql::declared_type(text, &table, &t.columns[0]);
+            if old.is_none()
+                && let Some(before) = sql::renamed_from(text, &table)
+            {
+                table = before;
+                old = sql::declared_type(text, &table, &t.columns[0]);
+            }
+            if old.is_some() {
+                break;
+            }
+        }
         !old.is_some_and(|old| sql::widens(&old, &new))
     });
 }

@@ -12,7 +12,7 @@ mod types;
 use serde::Serialize;
 
 pub use lex::mask;
-pub use types::{declared_type, widens};
+pub use types::{declared_type, renamed_from, widens};
 
 /// What a finding is about. Each rule belongs to one [`RuleKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

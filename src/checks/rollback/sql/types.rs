@@ -26,6 +26,10 @@ static ADD_COLUMN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?s)^add\s+(?:column\s+)?(?:if\s+not\s+exists\s+)?([\w"`]+)\s+(.+)$"#)
         .expect("regex")
 });
+static RENAME_TABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?s)^\s*alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?([\w."`]+)\s+rename\s+to\s+([\w."`]+)\s*$"#)
+        .expect("regex")
+});
 static TYPE_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(character\s+varying|double\s+precision|[a-z_][a-z0-9_]*)\s*(\(\s*[\d\s,]+\))?")
         .expect("regex")
@@ -64,6 +68,17 @@ pub fn declared_type(text: &str, table: &str, column: &str) -> Option<String> {
         }
     }
     found
+}
+
+/// The name `table` had before `text` renamed it (`ALTER TABLE old RENAME TO table`), if it did.
+pub fn renamed_from(text: &str, table: &str) -> Option<String> {
+    mask(text, false)
+        .to_lowercase()
+        .split(';')
+        .rev()
+        .filter_map(|statement| RENAME_TABLE.captures(statement))
+        .find(|c| object_name(&c[2]) == table)
+        .map(|c| object_name(&c[1]))
 }
 
 /// Whether every value of type `old` fits `new` unchanged: a longer (or unbounded) `varchar`,
@@ -161,6 +176,10 @@ mod tests {
             Some("text")
         );
         assert_eq!(declared_type(sql, "other", "title"), None);
+        let renamed =
+            "CREATE TABLE user_ (name text);\nALTER TABLE IF EXISTS user_ RENAME TO person;";
+        assert_eq!(renamed_from(renamed, "person").as_deref(), Some("user_"));
+        assert_eq!(renamed_from(renamed, "user_"), None);
         let later = "ALTER TABLE report ALTER COLUMN title TYPE text USING title::text;";
         assert_eq!(
             declared_type(later, "report", "title").as_deref(),
