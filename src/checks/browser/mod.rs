@@ -42,7 +42,7 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(30);
 const QUIT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Run-wide browser settings (`[browser]`; `--webdriver-url` overrides `webdriver_url`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserSettings {
     /// A remote WebDriver (Selenium Grid, a cloud grid); else a local driver is started.
@@ -56,6 +56,7 @@ pub struct BrowserSettings {
     pub window_size: Option<WindowSize>,
     /// `chromium` / `chrome` (the default).
     #[serde(default)]
+    #[schemars(extend("enum" = ["chromium", "chrome"]))]
     pub browser: Option<String>,
     /// The browser executable (default: `chromium`/`google-chrome` on PATH).
     #[serde(default)]
@@ -77,6 +78,13 @@ impl BrowserSettings {
 /// `1280x800`.
 #[derive(Debug, Clone, Copy)]
 pub struct WindowSize(pub u32, pub u32);
+
+crate::string_schema!(
+    WindowSize,
+    "WindowSize",
+    "WIDTHxHEIGHT, like `1280x800`",
+    "pattern": r"^\s*[0-9]+\s*[xX,]\s*[0-9]+\s*$"
+);
 
 impl<'de> Deserialize<'de> for WindowSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -208,9 +216,11 @@ crate::item_config! {
         pub steps: Vec<Step>,
         /// Run the journey this many times (each in a fresh session); default 1.
         #[serde(default)]
+        #[schemars(with = "Option<u32>")]
         pub repeat: Option<Spanned<u32>>,
         /// At most this many sessions of this journey at once; default 1.
         #[serde(default)]
+        #[schemars(with = "Option<u32>")]
         pub parallel: Option<Spanned<u32>>,
         /// Time one step may take; default 10s.
         #[serde(default)]

@@ -104,7 +104,7 @@ impl fmt::Display for TextMatch {
 }
 
 /// What `wait_for` waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WaitState {
     /// In the page and displayed.
@@ -224,7 +224,7 @@ impl Action {
 }
 
 /// A step as written: one action key plus the keys that go with it.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
     goto: Option<Template>,
@@ -253,14 +253,14 @@ struct RawStep {
 }
 
 /// `expect_url = "..."` (equals) or `expect_url = { contains = "..." }`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum MatchSpec {
     Text(Template),
     Table(MatchTable),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MatchTable {
     equals: Option<Template>,
@@ -407,6 +407,16 @@ fn spec_match(spec: Option<MatchSpec>, what: &str) -> Result<TextMatch, String> 
         Some(MatchSpec::Text(t)) => Ok(TextMatch::Equals(t.to_string())),
         Some(MatchSpec::Table(t)) => text_match(t.equals, t.contains, t.matches, what),
         None => Err(format!("`{what}` needs a value")),
+    }
+}
+
+/// A step is written as a [`RawStep`] (the schema cannot say "exactly one action key").
+impl schemars::JsonSchema for Step {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawStep::json_schema(generator)
     }
 }
 

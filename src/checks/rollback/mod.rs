@@ -69,8 +69,14 @@ impl<'de> Deserialize<'de> for TagPattern {
     }
 }
 
+crate::string_schema!(
+    TagPattern,
+    "TagPattern",
+    "a glob for release tag names, like `v*`"
+);
+
 /// `migrations = { dir = "migrations", tool = "sqlx" }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationsConfig {
     /// Relative to the checklist's directory; must be inside the repository.
@@ -80,7 +86,7 @@ pub struct MigrationsConfig {
 }
 
 /// The migration tool, or `auto` to tell from the files.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolSetting {
     #[default]
@@ -108,7 +114,7 @@ impl ToolSetting {
 }
 
 /// Whether dangerous statements fail the item or only warn.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DangerousMode {
     #[default]
@@ -124,11 +130,21 @@ pub struct AllowEntry {
     pub reason: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AllowTable {
     migration: String,
     reason: String,
+}
+
+/// Written as an [`AllowTable`] (a bare string is refused: an exception needs a reason).
+impl schemars::JsonSchema for AllowEntry {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AllowEntry".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        AllowTable::json_schema(generator)
+    }
 }
 
 impl<'de> Deserialize<'de> for AllowEntry {
