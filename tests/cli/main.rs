@@ -3,10 +3,12 @@
 
 mod bad_checklists;
 mod browser;
+mod discover;
 mod flags;
 mod foundation;
 mod integrity;
 mod junit;
 mod rollback;
+mod schema;
 mod soak;
 mod support;
