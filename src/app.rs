@@ -135,6 +135,8 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
         }
         Command::Run(r) => run(&r, output, None).await,
         Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
+        Command::Merge(args) => Ok(crate::release::merge::run(&args, output).await),
+        Command::Verify(args) => Ok(crate::release::verify::run(&args).await),
         Command::Flags {
             command: FlagsCommand::Snapshot(args),
         } => flags_snapshot(&args).await,
@@ -336,6 +338,7 @@ async fn run(
             });
         }
     }
+    crate::release::prepare(&mut settings, &checklist, args.waivers_file.as_deref())?;
     let plan = plan::plan(&checklist, &settings)?;
     if let Err(e) = std::fs::create_dir_all(&settings.artifacts_dir) {
         return Err(AppError::Other(format!(
@@ -371,7 +374,10 @@ async fn run(
 
     // The verdict comes last, once the reports are written (or could not be).
     let mut code = report.exit_code();
-    let problem = write_reports(&report, &settings)
+    let reports = write_reports(&report, &settings);
+    let attestation = crate::release::attest::write(&report, &args.attest, &redactor).await;
+    let problem = reports
+        .and(attestation)
         .err()
         .map(|e| redactor.redact(&e).into_owned());
     if problem.is_some() {

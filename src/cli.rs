@@ -7,7 +7,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::settings::{Ack, Acks, Leftovers, OutputSettings, RunSettings, Verbosity, current_user};
+use crate::release::attest::AttestArgs;
+use crate::release::merge::MergeArgs;
+use crate::release::shard::Shard;
+use crate::release::verify::VerifyArgs;
+use crate::settings::{
+    Ack, Acks, Leftovers, OutputSettings, RunSettings, ShardPlan, Verbosity, current_user,
+};
 
 /// Runs a declarative pre-release checklist and blocks a deploy until every item passes.
 #[derive(Debug, Parser)]
@@ -56,6 +62,12 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Combine the JSON reports of shards (`run --shard K/N`) into one, with the gate verdict of
+    /// the whole; exit 0 only if every blocking item passed in its shard.
+    Merge(MergeArgs),
+    /// Check an attestation (`--attest`) before a deploy: exit 0 only if it is a PASSED result
+    /// for this commit (and checklist), signed by an allowed key when asked.
+    Verify(VerifyArgs),
     /// Write a commented preflight.toml for the project in this directory, from what it finds.
     Init(InitArgs),
     /// List the item kinds and their keys.
@@ -170,6 +182,18 @@ pub struct RunArgs {
     /// A TOML file of acknowledgements: `[acks."manual.NAME"] by = "...", note = "..."`.
     #[arg(long = "acks", value_name = "FILE")]
     pub acks_file: Option<PathBuf>,
+    /// A TOML file of waivers: `[waivers."KIND.NAME"] reason = "...", until = 2026-12-01`
+    /// (they win over the checklist's own).
+    #[arg(long = "waivers", value_name = "FILE")]
+    pub waivers_file: Option<PathBuf>,
+    /// Run only part K of N of the items; items joined by `needs` stay in one part.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Balance `--shard` by the item durations in this earlier JSON report (default: by timeouts).
+    #[arg(long, value_name = "REPORT.json", requires = "shard")]
+    pub durations: Option<PathBuf>,
+    #[command(flatten)]
+    pub attest: AttestArgs,
     /// Stop starting items after the first blocking failure.
     #[arg(long)]
     pub fail_fast: bool,
@@ -211,6 +235,8 @@ pub enum UsageError {
     BadVar(String),
     #[error("cannot read acks file `{path}`: {message}")]
     AcksFile { path: PathBuf, message: String },
+    #[error("cannot read `--durations {path}`: {message}")]
+    Durations { path: PathBuf, message: String },
     #[error("`--junit` and `--json` name the same file `{0}`: give each report its own path")]
     SameReport(PathBuf),
     #[error(
@@ -383,6 +409,16 @@ impl RunArgs {
                 },
             );
         }
+        let shard = match self.shard {
+            Some(shard) => Some(ShardPlan {
+                shard,
+                durations: match &self.durations {
+                    Some(path) => read_durations(path)?,
+                    None => Default::default(),
+                },
+            }),
+            None => None,
+        };
         if let (Some(junit), Some(json)) = (&self.junit, &self.json)
             && crate::files::same_destination(junit, json)
         {
@@ -401,6 +437,9 @@ impl RunArgs {
             skip: self.skip.clone(),
             vars: parse_vars(&self.vars)?,
             acks,
+            waivers: Default::default(),
+            checkout: Default::default(),
+            shard,
             fail_fast: self.fail_fast,
             interactive: !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             output,
@@ -409,4 +448,20 @@ impl RunArgs {
             leftovers: self.leftovers,
         })
     }
+}
+
+/// The duration of each item that ran, from a JSON report.
+fn read_durations(
+    path: &Path,
+) -> Result<std::collections::HashMap<String, std::time::Duration>, UsageError> {
+    let report = crate::report::json::read(path).map_err(|message| UsageError::Durations {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(report
+        .items
+        .into_iter()
+        .filter(|i| i.started_at.is_some())
+        .map(|i| (i.id, i.duration))
+        .collect())
 }

@@ -18,6 +18,7 @@ pub mod leftovers;
 pub mod plan;
 pub mod process;
 pub mod redact;
+pub mod release;
 pub mod report;
 pub mod runner;
 pub mod settings;

@@ -4,7 +4,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use crate::checklist::{Checklist, ItemDef};
-use crate::settings::RunSettings;
+use crate::release::shard;
+use crate::settings::{RunSettings, ShardPlan};
 
 /// Timeout of an item when neither the item, its kind nor the checklist sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,6 +29,8 @@ pub struct PlannedItem {
 pub struct Plan {
     pub items: Vec<PlannedItem>,
     pub not_selected: Vec<String>,
+    /// `--shard`: selected items that other shards run.
+    pub other_shards: Vec<String>,
     pub jobs: usize,
 }
 
@@ -92,9 +95,15 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
     let skipped: HashSet<usize> = (0..items.len())
         .filter(|&i| settings.skip.iter().any(|s| matches(&items[i], s)))
         .collect();
-    let keep: Vec<usize> = (0..items.len())
+    let mut keep: Vec<usize> = (0..items.len())
         .filter(|i| selected[*i] && !skipped.contains(i))
         .collect();
+    let mut other_shards = Vec::new();
+    if let Some(shard) = &settings.shard {
+        let (mine, others) = this_shard(checklist, &keep, &index, shard);
+        keep = mine;
+        other_shards = others.iter().map(|&i| items[i].id.clone()).collect();
+    }
 
     // Kahn's algorithm, taking the earliest item in checklist order first: a stable order.
     // Linear in items and needs (with a log for the ordered pick): a long `needs` chain must
@@ -130,13 +139,7 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
         .iter()
         .map(|&i| {
             let def = items[i].clone();
-            let timeout = def
-                .common
-                .timeout
-                .map(|d| d.get())
-                .or_else(|| def.check.default_timeout())
-                .or(checklist.timeout)
-                .unwrap_or(DEFAULT_TIMEOUT);
+            let timeout = timeout_of(&def, checklist);
             let mut needs = Vec::new();
             let mut excluded_needs = Vec::new();
             for n in &def.common.needs {
@@ -161,7 +164,7 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
         })
         .collect::<Vec<_>>();
     let not_selected = (0..items.len())
-        .filter(|i| !keep_set.contains(i))
+        .filter(|i| !keep_set.contains(i) && !other_shards.contains(&items[*i].id))
         .map(|i| items[i].id.clone())
         .collect();
     let jobs = settings
@@ -172,6 +175,63 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
     Ok(Plan {
         items: planned,
         not_selected,
+        other_shards,
         jobs,
     })
+}
+
+/// Time for one attempt of `def`: its own timeout, its kind's, the checklist's, or the default.
+fn timeout_of(def: &ItemDef, checklist: &Checklist) -> Duration {
+    def.common
+        .timeout
+        .map(|d| d.get())
+        .or_else(|| def.check.default_timeout())
+        .or(checklist.timeout)
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// Splits the selected items (`keep`, checklist positions) into this shard's and the others'
+/// (see [`crate::release::shard`]).
+fn this_shard(
+    checklist: &Checklist,
+    keep: &[usize],
+    index: &HashMap<&str, usize>,
+    plan: &ShardPlan,
+) -> (Vec<usize>, Vec<usize>) {
+    let items = &checklist.items;
+    let position: HashMap<usize, usize> = keep.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    let described: Vec<(&str, &str, Duration)> = keep
+        .iter()
+        .map(|&i| {
+            // The longest the item can take: every attempt to its timeout.
+            let it = &items[i];
+            let attempts = it.common.retries + 1;
+            (
+                it.id.as_str(),
+                it.kind,
+                timeout_of(it, checklist) * attempts,
+            )
+        })
+        .collect();
+    let weights = shard::weights(&described, &plan.durations);
+    let units: Vec<shard::Unit> = keep
+        .iter()
+        .zip(weights)
+        .map(|(&i, weight)| shard::Unit {
+            needs: items[i]
+                .common
+                .needs
+                .iter()
+                .filter_map(|n| position.get(&index[n.get_ref().as_str()]).copied())
+                .collect(),
+            weight,
+        })
+        .collect();
+    let assigned = shard::assign(&units, plan.shard.count);
+    let (mine, others): (Vec<_>, Vec<_>) = keep
+        .iter()
+        .zip(assigned)
+        .partition(|(_, s)| *s + 1 == plan.shard.index);
+    let positions = |v: Vec<(&usize, usize)>| v.into_iter().map(|(&i, _)| i).collect();
+    (positions(mine), positions(others))
 }

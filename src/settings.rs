@@ -3,7 +3,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::release::shard::Shard;
 
 /// Settings of one run (also used by `gate`).
 #[derive(Debug, Clone, Default)]
@@ -22,6 +26,12 @@ pub struct RunSettings {
     pub skip: Vec<String>,
     pub vars: Vec<(String, String)>,
     pub acks: Acks,
+    /// `[waivers]` of the checklist and `--waivers FILE`.
+    pub waivers: Waivers,
+    /// What is checked out: the commit and the checklist's digest, for reports and attestations.
+    pub checkout: Checkout,
+    /// `--shard K/N`, with the item durations of `--durations REPORT.json`.
+    pub shard: Option<ShardPlan>,
     pub fail_fast: bool,
     /// A person can answer prompts (stdin and stderr are terminals, not CI).
     pub interactive: bool,
@@ -86,6 +96,51 @@ pub struct Ack {
     pub any_commit: bool,
     /// No longer valid after this time.
     pub expires: Option<DateTime<Utc>>,
+}
+
+/// Accepted failures of items, by item id.
+#[derive(Debug, Clone, Default)]
+pub struct Waivers {
+    pub by_id: IndexMap<String, Waiver>,
+}
+
+/// An accepted failure of one item: who accepted it, why, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiver {
+    pub reason: String,
+    pub by: Option<String>,
+    /// The last day (UTC) the waiver holds.
+    pub until: NaiveDate,
+    /// Holds only when this commit (or a commit id starting with it) is checked out.
+    pub commit: Option<String>,
+    /// Holds only when HEAD carries the tag `VERSION` or `vVERSION`.
+    pub version: Option<String>,
+    /// `checklist` or `waivers file PATH`.
+    pub source: String,
+    /// Why the waiver does not hold for this run (expired, another commit or version); set
+    /// before the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lapsed: Option<String>,
+}
+
+/// What is checked out where the checklist lives.
+#[derive(Debug, Clone, Default)]
+pub struct Checkout {
+    /// HEAD's commit id, when the checklist is in a git work tree.
+    pub commit: Option<String>,
+    /// The tags pointing at HEAD.
+    pub tags: Vec<String>,
+    /// SHA-256 (hex) of the checklist file's bytes.
+    pub checklist_sha256: Option<String>,
+}
+
+/// `--shard K/N`: which part of the items this run takes.
+#[derive(Debug, Clone)]
+pub struct ShardPlan {
+    pub shard: Shard,
+    /// Durations of items in an earlier run (`--durations`), by id: the weights that balance
+    /// the shards (otherwise each item weighs its timeout).
+    pub durations: HashMap<String, std::time::Duration>,
 }
 
 /// The name to record for a sign-off given on this machine.

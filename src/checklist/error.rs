@@ -43,6 +43,15 @@ pub enum ChecklistErrorKind {
     Readiness,
     #[error("`jobs` must be at least 1")]
     ZeroJobs,
+    #[error("waiver for unknown item `{id}`{}", did_you_mean(suggestion))]
+    UnknownWaiver {
+        id: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "`until` {until} is more than {max_days} days from today: a waiver may last at most {max_days} days (`[checklist] max_waiver`)"
+    )]
+    WaiverTooLong { until: String, max_days: i64 },
     #[error(
         "`--var {name}=...` names no var of the checklist{}",
         did_you_mean(suggestion)

@@ -2,6 +2,7 @@
 
 mod error;
 pub mod schema;
+mod waivers;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,6 +17,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 pub use error::{ChecklistError, ChecklistErrorKind, key_path_at, printable, shorten};
+pub use waivers::{DEFAULT_MAX_WAIVER, read_file as read_waivers};
 
 use crate::checks::tls::TlsOptions;
 use crate::checks::{self, Check, KINDS, KindSection, ReadItem};
@@ -34,6 +36,10 @@ pub struct Checklist {
     pub timeout: Option<Duration>,
     /// `[checklist] acks`: sign-offs of manual items kept with the checklist.
     pub acks_file: Option<PathBuf>,
+    /// `[waivers]`: accepted failures, by item id.
+    pub waivers: crate::settings::Waivers,
+    /// `[checklist] max_waiver`: how far ahead a waiver may end.
+    pub max_waiver: Duration,
     /// Values of vars marked `secret`, by var name.
     pub secrets: Vec<(String, String)>,
     /// `(user, password)` of every URL with userinfo in the checklist (redacted like secrets).
@@ -132,6 +138,9 @@ struct Meta {
     /// An acks file committed with the release (see `--acks`), relative to the checklist.
     #[serde(default)]
     acks: Option<Template>,
+    /// How far ahead a waiver's `until` may be (default 30 days).
+    #[serde(default)]
+    max_waiver: Option<Dur>,
 }
 
 /// The whole file: `[checklist]`, `[vars]`, `[service.*]`, and one table per item kind
@@ -139,6 +148,7 @@ struct Meta {
 struct RawChecklist {
     checklist: Option<Meta>,
     service: IndexMap<Spanned<String>, ServiceDef>,
+    waivers: waivers::Tables,
     items: Vec<ReadItem>,
 }
 
@@ -148,12 +158,13 @@ enum TopKey {
     Checklist,
     Vars,
     Service,
+    Waivers,
     Kind(&'static str),
 }
 
 /// `checklist`, `vars`, `service`, then the kinds.
 static TOP_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    ["checklist", "vars", "service"]
+    ["checklist", "vars", "service", "waivers"]
         .into_iter()
         .chain(KINDS.iter().copied())
         .collect()
@@ -172,6 +183,7 @@ impl<'de> Deserialize<'de> for TopKey {
                     "checklist" => TopKey::Checklist,
                     "vars" => TopKey::Vars,
                     "service" => TopKey::Service,
+                    "waivers" => TopKey::Waivers,
                     _ => match KINDS.iter().find(|k| **k == key) {
                         Some(kind) => TopKey::Kind(kind),
                         None => return Err(E::unknown_field(key, &TOP_KEYS)),
@@ -195,6 +207,7 @@ impl<'de> Deserialize<'de> for RawChecklist {
                 let mut raw = RawChecklist {
                     checklist: None,
                     service: IndexMap::new(),
+                    waivers: IndexMap::new(),
                     items: Vec::new(),
                 };
                 while let Some(key) = map.next_key::<TopKey>()? {
@@ -205,6 +218,7 @@ impl<'de> Deserialize<'de> for RawChecklist {
                             map.next_value::<de::IgnoredAny>()?;
                         }
                         TopKey::Service => raw.service = map.next_value()?,
+                        TopKey::Waivers => raw.waivers = map.next_value()?,
                         TopKey::Kind(kind) => {
                             raw.items.extend(map.next_value_seed(KindSection(kind))?)
                         }
@@ -541,6 +555,18 @@ fn parse_traced(
         return Err(err(None, ChecklistErrorKind::Empty));
     }
     validate_needs(&items).map_err(|(span, kind)| err(Some(span), kind))?;
+    let max_waiver = meta
+        .and_then(|m| m.max_waiver)
+        .map_or(DEFAULT_MAX_WAIVER, Dur::get);
+    let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let waivers = waivers::check(
+        raw.waivers,
+        &ids,
+        max_waiver,
+        chrono::Utc::now().date_naive(),
+        "checklist",
+    )
+    .map_err(|(span, kind)| err(Some(span), kind))?;
     let service_names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     let vcx = checks::ValidateContext {
         services: &service_names,
@@ -556,6 +582,8 @@ fn parse_traced(
         name,
         description,
         acks_file,
+        waivers,
+        max_waiver,
         jobs,
         timeout,
         secrets,

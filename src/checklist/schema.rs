@@ -97,6 +97,16 @@ pub fn checklist_schema() -> serde_json::Value {
         })
         .into(),
     );
+    let waiver = g.subschema_for::<super::waivers::Entry>();
+    properties.insert(
+        "waivers".into(),
+        json_schema!({
+            "description": "Waivers by item id: the item may fail without closing the gate until a date.",
+            "type": "object",
+            "additionalProperties": waiver,
+        })
+        .into(),
+    );
     for kind in KINDS {
         if let Some(section) = section_schema(kind, &mut g) {
             properties.insert((*kind).into(), section.into());

@@ -24,7 +24,8 @@ impl Check for ManualItem {
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
         Box::pin(async move {
             if let Some(ack) = cx.settings.acks.by_id.get(&cx.id) {
-                let head = head_commit(cx.base_dir());
+                // Read once per run, where the checklist lives (`release::checkout`).
+                let head = cx.settings.checkout.commit.clone();
                 if let Some(problem) = ack_problem(ack, head.as_deref(), chrono::Utc::now()) {
                     return CheckOutput::failed(problem);
                 }
@@ -65,13 +66,6 @@ impl Check for ManualItem {
             }
         })
     }
-}
-
-/// The commit checked out where the checklist lives, if it is in a git repository.
-fn head_commit(dir: &std::path::Path) -> Option<String> {
-    let repo = git2::Repository::discover(dir).ok()?;
-    let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    Some(commit.id().to_string())
 }
 
 /// Why an acknowledgement from a file does not hold for this run: expired, or given for

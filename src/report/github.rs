@@ -9,7 +9,7 @@ use super::{Outcome, RunReport};
 pub fn step_summary(report: &RunReport) -> String {
     let c = report.counts();
     let mut md = format!(
-        "## preflight: {} — gate {}\n\n{} passed, {} flaky, {} failed, {} errored, {} skipped{}\n\n",
+        "## preflight: {} — gate {}\n\n{} passed, {} flaky, {} failed, {} errored, {} skipped{}{}\n\n",
         escape(&report.checklist),
         if report.gate_open() {
             "open ✅"
@@ -26,14 +26,20 @@ pub fn step_summary(report: &RunReport) -> String {
         } else {
             String::new()
         },
+        if c.waived > 0 {
+            format!(", {} waived", c.waived)
+        } else {
+            String::new()
+        },
     );
     md.push_str("| item | outcome | time | detail |\n|---|---|---|---|\n");
     for i in &report.items {
-        let outcome = match (i.outcome, i.blocking) {
-            (Outcome::Failed | Outcome::Errored, false) => {
+        let outcome = match (i.outcome, i.blocking, &i.waiver) {
+            (Outcome::Failed | Outcome::Errored, false, _) => {
                 format!("{} (non-blocking)", i.outcome.label())
             }
-            (o, _) => o.label().to_string(),
+            (Outcome::Waived, _, Some(w)) => format!("waived until {}", w.until),
+            (o, _, _) => o.label().to_string(),
         };
         let _ = writeln!(
             md,
@@ -59,13 +65,18 @@ pub fn annotations(report: &RunReport, base: &Path) -> Vec<String> {
     report
         .items
         .iter()
-        .filter(|i| matches!(i.outcome, Outcome::Failed | Outcome::Errored))
+        .filter(|i| {
+            matches!(
+                i.outcome,
+                Outcome::Failed | Outcome::Errored | Outcome::Waived
+            )
+        })
         .map(|i| {
-            let level = if i.blocking { "error" } else { "warning" };
-            let what = if i.blocking {
-                i.outcome.label().to_string()
-            } else {
-                format!("{} (non-blocking)", i.outcome.label())
+            let level = if i.blocks_gate() { "error" } else { "warning" };
+            let what = match &i.waiver {
+                Some(w) if i.outcome == Outcome::Waived => format!("waived until {}", w.until),
+                _ if i.blocking => i.outcome.label().to_string(),
+                _ => format!("{} (non-blocking)", i.outcome.label()),
             };
             let msg = data(&super::clean_text(&i.message));
             let title = property(&format!("preflight {} {what}", i.id));

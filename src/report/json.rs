@@ -30,3 +30,23 @@ pub fn render(report: &RunReport) -> String {
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+/// Reads a JSON report written by [`render`] (any preflight of the same `format_version`).
+pub fn read(path: &std::path::Path) -> Result<RunReport, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    match value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "format_version {v}, this preflight reads {FORMAT_VERSION}"
+            ));
+        }
+        None => return Err("not a preflight JSON report (no `format_version`)".into()),
+    }
+    serde_json::from_value(value).map_err(|e| format!("not a preflight JSON report: {e}"))
+}

@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::Status;
 use crate::exit;
+use crate::release::shard::Shard;
+use crate::settings::Waiver;
 
 /// How an item ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The check held.
@@ -30,6 +32,9 @@ pub enum Outcome {
     Skipped,
     /// Stopped by Ctrl-C (or not started because of it).
     Interrupted,
+    /// Failed or errored under a waiver that holds: reported with its reason, does not close
+    /// the gate.
+    Waived,
 }
 
 impl Outcome {
@@ -46,6 +51,11 @@ impl Outcome {
         matches!(self, Outcome::Passed | Outcome::Flaky)
     }
 
+    /// Items that need this one may run: it passed, or its failure is waived.
+    pub fn satisfies_needs(self) -> bool {
+        self.is_pass() || self == Outcome::Waived
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Passed => "passed",
@@ -54,27 +64,32 @@ impl Outcome {
             Outcome::Errored => "errored",
             Outcome::Skipped => "skipped",
             Outcome::Interrupted => "interrupted",
+            Outcome::Waived => "waived",
         }
     }
 }
 
 /// One attempt of an item.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub status: Status,
     pub message: String,
-    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    #[serde(
+        serialize_with = "ser_ms",
+        deserialize_with = "de_ms",
+        rename = "duration_ms"
+    )]
     pub duration: Duration,
 }
 
 /// The result of one item.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemResult {
     pub id: String,
     pub kind: String,
     pub name: String,
     /// 1-based line of the item's table in the checklist.
-    #[serde(skip)]
+    #[serde(default)]
     pub line: usize,
     pub description: Option<String>,
     pub tags: Vec<String>,
@@ -88,14 +103,47 @@ pub struct ItemResult {
     pub data: serde_json::Value,
     pub attempts: Vec<Attempt>,
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    #[serde(
+        serialize_with = "ser_ms",
+        deserialize_with = "de_ms",
+        rename = "duration_ms"
+    )]
     pub duration: Duration,
+    /// The waiver of this item, when it has one (whether it held or lapsed).
+    #[serde(default)]
+    pub waiver: Option<Waiver>,
 }
 
 impl ItemResult {
+    /// The result of item `id` (`KIND.NAME`) that did not run, or before its check's output
+    /// is filled in: no attempts, artifacts or figures; blocking, at line 0 (unknown).
+    pub fn unrun(id: &str, outcome: Outcome, message: String) -> Self {
+        let (kind, name) = id.split_once('.').unwrap_or(("", id));
+        ItemResult {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            line: 0,
+            description: None,
+            tags: Vec::new(),
+            blocking: true,
+            outcome,
+            message,
+            details: String::new(),
+            warnings: Vec::new(),
+            artifacts: Vec::new(),
+            properties: Vec::new(),
+            data: serde_json::Value::Null,
+            attempts: Vec::new(),
+            started_at: None,
+            duration: Duration::ZERO,
+            waiver: None,
+        }
+    }
+
     /// Did not hold (or could not run), and it counts for the gate.
     pub fn blocks_gate(&self) -> bool {
-        self.blocking && !self.outcome.is_pass()
+        self.blocking && !self.outcome.is_pass() && self.outcome != Outcome::Waived
     }
 
     /// A non-blocking item that did not pass: reported, never fails the gate.
@@ -105,11 +153,15 @@ impl ItemResult {
 }
 
 /// A service as it went during the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceRecord {
     pub name: String,
     pub pid: Option<u32>,
-    #[serde(serialize_with = "ser_opt_ms", rename = "ready_after_ms")]
+    #[serde(
+        serialize_with = "ser_opt_ms",
+        deserialize_with = "de_opt_ms",
+        rename = "ready_after_ms"
+    )]
     pub ready_after: Option<Duration>,
     pub error: Option<String>,
     pub log: Option<PathBuf>,
@@ -117,12 +169,22 @@ pub struct ServiceRecord {
 }
 
 /// Everything a run produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub checklist: String,
     pub path: PathBuf,
+    /// SHA-256 (hex) of the checklist file.
+    #[serde(default)]
+    pub checklist_sha256: Option<String>,
+    /// The git commit checked out where the checklist lives.
+    #[serde(default)]
+    pub commit: Option<String>,
     pub started_at: DateTime<Utc>,
-    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    #[serde(
+        serialize_with = "ser_ms",
+        deserialize_with = "de_ms",
+        rename = "duration_ms"
+    )]
     pub duration: Duration,
     pub interrupted: bool,
     pub services: Vec<ServiceRecord>,
@@ -130,6 +192,12 @@ pub struct RunReport {
     pub items: Vec<ItemResult>,
     /// Items left out by `--only`/`--skip`.
     pub not_selected: Vec<String>,
+    /// `--shard K/N`: which part of the items this run took.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// `--shard`: the selected items the other shards run.
+    #[serde(default)]
+    pub other_shards: Vec<String>,
 }
 
 /// Counts by outcome.
@@ -143,6 +211,8 @@ pub struct Counts {
     pub interrupted: usize,
     /// Non-blocking items that failed or errored.
     pub warnings: usize,
+    /// Failures accepted by a waiver.
+    pub waived: usize,
 }
 
 impl RunReport {
@@ -156,6 +226,7 @@ impl RunReport {
                 Outcome::Errored => c.errored += 1,
                 Outcome::Skipped => c.skipped += 1,
                 Outcome::Interrupted => c.interrupted += 1,
+                Outcome::Waived => c.waived += 1,
             }
             if i.is_warning() {
                 c.warnings += 1;
@@ -227,6 +298,14 @@ fn relative_path(path: &Path, base: &Path) -> Option<PathBuf> {
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
+}
+
+fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
+
+fn de_opt_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
 }
 
 fn ser_opt_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

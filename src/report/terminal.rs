@@ -42,6 +42,7 @@ impl Style {
             Outcome::Errored => ("ERROR", "1;31"),
             Outcome::Skipped => ("SKIP", "2"),
             Outcome::Interrupted => ("INTR", "35"),
+            Outcome::Waived => ("WAIVD", "33"),
         };
         self.paint(code, &format!("{label:>5}"))
     }
@@ -347,6 +348,16 @@ fn item_line(style: &Style, r: &ItemResult) -> String {
     s
 }
 
+/// The closing table and verdict of `report`, as a run ends with them.
+pub fn summary_text(report: &RunReport, settings: OutputSettings) -> String {
+    let style = Style {
+        color: settings.color,
+        verbosity: settings.verbosity,
+        wrap: settings.live,
+    };
+    summary(&style, report)
+}
+
 /// The closing table and verdict.
 fn summary(style: &Style, report: &RunReport) -> String {
     let mut table = Table::new();
@@ -364,10 +375,10 @@ fn summary(style: &Style, report: &RunReport) -> String {
         .set_width(terminal_width().clamp(80, 200) as u16)
         .set_header(vec!["item", "kind", "outcome", "time", "detail"]);
     for r in &report.items {
-        let outcome = if r.is_warning() {
-            format!("{} (non-blocking)", r.outcome.label())
-        } else {
-            r.outcome.label().to_string()
+        let outcome = match &r.waiver {
+            _ if r.is_warning() => format!("{} (non-blocking)", r.outcome.label()),
+            Some(w) if r.outcome == Outcome::Waived => format!("waived until {}", w.until),
+            _ => r.outcome.label().to_string(),
         };
         let mut detail = super::clean_text(r.message.lines().next().unwrap_or(""));
         if detail.chars().count() > 120 {
@@ -390,6 +401,9 @@ fn summary(style: &Style, report: &RunReport) -> String {
     );
     if c.interrupted > 0 {
         let _ = write!(s, ", {} interrupted", c.interrupted);
+    }
+    if c.waived > 0 {
+        let _ = write!(s, ", {} waived", c.waived);
     }
     if c.warnings > 0 {
         let _ = write!(s, " ({} non-blocking)", c.warnings);
@@ -418,6 +432,11 @@ pub fn verdict(report: &RunReport, problem: Option<&str>, color: bool) -> String
             "a blocking item did not pass; "
         };
         style.paint("31;1", &format!("gate: CLOSED, {also}{p} (exit 1)"))
+    } else if report.gate_open() && report.counts().waived > 0 {
+        style.paint(
+            "32;1",
+            "gate: OPEN, every blocking item passed or its failure is waived (exit 0)",
+        )
     } else if report.gate_open() {
         style.paint("32;1", "gate: OPEN, every blocking item passed (exit 0)")
     } else {

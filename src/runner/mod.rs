@@ -55,8 +55,12 @@ impl Runner {
     pub async fn run(&self, checklist: &Checklist, plan: Plan) -> RunReport {
         let started_at = Utc::now();
         let started = Instant::now();
+        let shard = self.settings.shard.as_ref().map(|s| s.shard);
         self.emit(Event::RunStarted {
-            checklist: checklist.name.clone(),
+            checklist: match shard {
+                Some(shard) => format!("{} (shard {shard})", checklist.name),
+                None => checklist.name.clone(),
+            },
             items: plan.items.len(),
             jobs: plan.jobs,
         });
@@ -194,15 +198,20 @@ impl Runner {
                     .collect(),
             });
         }
+        let checkout = &self.settings.checkout;
         let report = RunReport {
             checklist: checklist.name.clone(),
             path: checklist.path.clone(),
+            checklist_sha256: checkout.checklist_sha256.clone(),
+            commit: checkout.commit.clone(),
             started_at,
             duration: started.elapsed(),
             interrupted: self.cancel.is_cancelled(),
             services: records,
             items: results,
             not_selected: plan.not_selected.clone(),
+            shard,
+            other_shards: plan.other_shards.clone(),
         };
         self.emit(Event::RunFinished {
             report: Arc::new(report.clone()),
@@ -248,6 +257,9 @@ impl Runner {
             let done = done.clone();
             tasks.spawn(async move {
                 let mut result = cx.run().await;
+                if let Some(waiver) = cx.settings.waivers.by_id.get(&result.id) {
+                    crate::release::waiver::apply(&mut result, waiver);
+                }
                 cx.redact(&mut result);
                 let _ = tx.send(Some(result.outcome));
                 if cx.settings.fail_fast && result.blocks_gate() {
@@ -283,23 +295,13 @@ impl Runner {
 /// The result of an item that never ran.
 fn not_run(p: &PlannedItem, outcome: Outcome, message: String) -> ItemResult {
     ItemResult {
-        id: p.def.id.clone(),
         kind: p.def.kind.to_string(),
         name: p.def.name.clone(),
         line: p.def.line,
         description: p.def.common.description.clone(),
         tags: p.def.common.tags.clone(),
         blocking: p.def.common.blocking,
-        outcome,
-        message,
-        details: String::new(),
-        warnings: Vec::new(),
-        artifacts: Vec::new(),
-        properties: Vec::new(),
-        data: serde_json::Value::Null,
-        attempts: Vec::new(),
-        started_at: None,
-        duration: Duration::ZERO,
+        ..ItemResult::unrun(&p.def.id, outcome, message)
     }
 }
 
@@ -346,7 +348,7 @@ impl ItemTask {
                 return service_gone(reason);
             }
             match outcome {
-                Some(o) if o.is_pass() => {}
+                Some(o) if o.satisfies_needs() => {}
                 // A need that ended because of Ctrl-C: this item was interrupted too.
                 _ if self.cancel.is_cancelled() => {
                     return not_run(
@@ -556,5 +558,6 @@ fn past_tense(o: Outcome) -> &'static str {
         Outcome::Skipped => "was skipped",
         Outcome::Interrupted => "was interrupted",
         Outcome::Passed | Outcome::Flaky => "passed",
+        Outcome::Waived => "was waived",
     }
 }

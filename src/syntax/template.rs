@@ -7,7 +7,7 @@
 //! is read, a [`Trace`] records which vars were used, the credentials of every URL (for the
 //! redactor) and every var from the environment pasted unquoted into a shell string.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ops::Deref;
 
@@ -52,6 +52,18 @@ pub struct UnquotedSplice {
 thread_local! {
     static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
     static TRACE: RefCell<Trace> = RefCell::new(Trace::default());
+    /// Runtime variables of the values being read right now (see [`with_runtime_vars`]).
+    static KIND_RUNTIME_VARS: Cell<&'static [&'static str]> = const { Cell::new(&[]) };
+}
+
+/// Runs `f` with `names` kept as written, like [`RUNTIME_VARS`], in every [`Template`]
+/// deserialized inside it: variables that one kind fills per run (a browser step's `${run}`),
+/// unknown everywhere else.
+pub fn with_runtime_vars<T>(names: &'static [&'static str], f: impl FnOnce() -> T) -> T {
+    let before = KIND_RUNTIME_VARS.with(|v| v.replace(names));
+    let out = f();
+    KIND_RUNTIME_VARS.with(|v| v.set(before));
+    out
 }
 
 /// Runs `f` with `scope` as the scope every [`Template`] deserialized inside it expands against.
@@ -133,7 +145,9 @@ pub fn expand(
                 }
             } else if let Some(v) = lookup(name) {
                 out.push_str(&form.apply(&v));
-            } else if RUNTIME_VARS.contains(&name) {
+            } else if RUNTIME_VARS.contains(&name)
+                || KIND_RUNTIME_VARS.with(|v| v.get().contains(&name))
+            {
                 out.push_str(&format!("${{{}}}", body[..end].trim()));
             } else {
                 let suggestion = crate::suggest::closest(name, known().iter().map(String::as_str));
@@ -388,6 +402,12 @@ mod tests {
             std::env::var("PATH").unwrap()
         );
         assert_eq!(run("x-${previous_tag}").unwrap(), "x-${previous_tag}");
+        assert!(run("u-${unique}").is_err());
+        assert_eq!(
+            with_runtime_vars(&["unique"], || run("u-${unique}")).unwrap(),
+            "u-${unique}"
+        );
+        assert!(run("u-${unique}").is_err());
     }
 
     #[test]

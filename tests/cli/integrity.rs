@@ -813,8 +813,11 @@ fn a_killed_browser_run_leaves_no_chromium_and_no_profile_after_the_next_run() {
     let in_sandbox = |pid: &str| {
         std::fs::read(format!("/proc/{pid}/environ"))
             .map(|e| {
+                // The browser kind points Chromium's TMPDIR at a directory inside the
+                // caller's TMPDIR, so a prefix match finds every process of this run.
                 let needle = format!("TMPDIR={}", tmp.display());
-                e.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+                e.split(|b| *b == 0)
+                    .any(|kv| kv.starts_with(needle.as_bytes()))
             })
             .unwrap_or(false)
     };

@@ -8,6 +8,7 @@ mod flags;
 mod foundation;
 mod integrity;
 mod junit;
+mod records;
 mod rollback;
 mod schema;
 mod soak;

@@ -36,6 +36,31 @@ const SCHEMA_CANNOT_TELL: &[(&str, &str)] = &[
         "Rust regex syntax: validators compile ECMA or Python regexes",
     ),
     (
+        "43-browser-relative-goto-without-base-url",
+        "`goto` is relative only when no `base_url` is set: keys of different tables",
+    ),
+    (
+        "44-browser-unknown-modifier",
+        "a key chord inside a string (`Hyper+A`)",
+    ),
+    (
+        "45-browser-run-var-outside-browser",
+        "which vars a string may use depends on the kind it is in",
+    ),
+    (
+        "43-waiver-unknown-item",
+        "a waiver names an item: a schema cannot cross-reference",
+    ),
+    (
+        "44-waiver-too-long",
+        "`until` against today and `max_waiver`: dates compared at read time",
+    ),
+    (
+        "46-waiver-until-not-a-date",
+        "`until` may be a string holding a date, and Taplo reads a TOML date as a string too",
+    ),
+    ("47-waiver-blank-reason", "a blank string is still a string"),
+    (
         "71-need-bare-name",
         "`needs` names other items: a schema cannot cross-reference",
     ),

@@ -39,9 +39,15 @@ pub fn preflight() -> Command {
 
 /// Runs `preflight ARGS` in `dir` and waits.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_in_env(dir, args, &[])
+}
+
+/// Runs `preflight ARGS` in `dir` with extra environment variables, and waits.
+pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = preflight()
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .output()
         .expect("run preflight");
     Run {

@@ -33,6 +33,11 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--password-store=basic",
 ];
 
+/// `/org.chromium.Chromium.XXXXXX/SingletonSocket`: what Chromium appends to its temp dir.
+const SINGLETON_SOCKET_SUFFIX: usize = 45;
+/// `sun_path` holds 108 bytes with the terminating NUL.
+const UNIX_SOCKET_PATH_MAX: usize = 107;
+
 /// How long a freshly started driver may take to answer `GET /status`.
 const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -149,10 +154,19 @@ impl LocalDriver {
             format!("--port={port}"),
             "--log-level=WARNING".into(),
         ];
+        // chromedriver's and Chromium's own temp dirs (`org.chromium.Chromium.*`) go inside the
+        // run's directory, so that they go with it even when a browser is killed; unless the
+        // path would be too long for the Unix socket Chromium keeps there.
+        let env =
+            if profiles_root.as_os_str().len() + SINGLETON_SOCKET_SUFFIX <= UNIX_SOCKET_PATH_MAX {
+                vec![("TMPDIR".to_string(), profiles_root.display().to_string())]
+            } else {
+                Vec::new()
+            };
         let spec = Spawn {
             argv: &argv,
             cwd: &profiles_root,
-            env: &[],
+            env: &env,
         };
         let mut group = match ProcessGroup::spawn(&spec) {
             Ok(g) => g,
@@ -216,7 +230,7 @@ impl LocalDriver {
     fn stop_now(&self) {
         // Dropping the group kills chromedriver and the browsers it started (same process group).
         drop(self.group.lock().unwrap_or_else(|e| e.into_inner()).take());
-        let _ = std::fs::remove_dir_all(&self.profiles_root);
+        remove_profiles_root(&self.profiles_root);
     }
 }
 
@@ -227,7 +241,7 @@ impl RunResource for LocalDriver {
             if let Some(mut g) = group {
                 g.terminate(Duration::from_secs(2)).await;
             }
-            let _ = std::fs::remove_dir_all(&self.profiles_root);
+            remove_profiles_root(&self.profiles_root);
         })
     }
 }
@@ -238,7 +252,17 @@ impl Drop for LocalDriver {
     }
 }
 
-/// One session's `--user-data-dir`, deleted on drop (pass, failure, timeout, Ctrl-C).
+/// The run's directory of profiles, once its browsers are dead: also the Chromium temp dirs
+/// that profiles of sessions started after their run was stopped link to.
+fn remove_profiles_root(root: &Path) {
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        remove_chromium_temp_dir(&entry.path());
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// One session's `--user-data-dir`, deleted on drop (pass, failure, timeout, Ctrl-C) with the
+/// temp dir Chromium made for it.
 #[derive(Debug)]
 pub struct ProfileDir(pub PathBuf);
 
@@ -247,7 +271,31 @@ impl Drop for ProfileDir {
         // A session that could not be closed (driver stuck, future dropped) still has its
         // browser running on this profile: stop it first, or it would recreate files.
         kill_browsers_using(&self.0);
+        remove_chromium_temp_dir(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Chromium keeps its single-instance socket in a temp dir of its own
+/// (`$TMPDIR/org.chromium.Chromium.XXXXXX`, `com.google.Chrome.XXXXXX` for Chrome), linked from
+/// the profile as `SingletonSocket`. A browser that exits removes it; a killed one does not.
+fn remove_chromium_temp_dir(profile: &Path) {
+    let Ok(target) = std::fs::read_link(profile.join("SingletonSocket")) else {
+        return;
+    };
+    let Some(dir) = target.parent() else {
+        return;
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Only a directory that is Chromium's by name: the link is the browser's to write.
+    let chromium = ["org.chromium.Chromium.", "com.google.Chrome."]
+        .iter()
+        .any(|p| name.starts_with(p));
+    if chromium && dir.is_absolute() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -343,7 +391,68 @@ pub fn capabilities(
     }
     caps.set_browser_log_level(thirtyfour::common::log::LoggingPrefsLogLevel::All)
         .map_err(e)?;
+    // Dialogs stay open until a step handles them; any other step fails naming the dialog
+    // (the default would dismiss it silently and carry on).
+    thirtyfour::CapabilitiesHelper::set(&mut caps, "unhandledPromptBehavior", "ignore")
+        .map_err(e)?;
     Ok(caps.into())
+}
+
+/// An open browser session. Close it with [`Session::close`]; dropped unclosed (Ctrl-C, the
+/// runner's timeout) it never blocks: thirtyfour's own fallback would delete the session
+/// synchronously on the async executor, stalling every other journey for seconds.
+pub struct Session {
+    pub wd: WebDriver,
+    closed: bool,
+    remote: bool,
+}
+
+impl Session {
+    pub fn new(wd: WebDriver, remote: bool) -> Session {
+        Session {
+            wd,
+            closed: false,
+            remote,
+        }
+    }
+
+    /// Deletes the session within `budget`; else gives up on it (`Err` says why): a local
+    /// browser is then killed with its profile, a remote grid expires the session itself.
+    pub async fn close(mut self, budget: Duration) -> Result<(), String> {
+        self.closed = true;
+        let wd = self.wd.clone();
+        match tokio::time::timeout(budget, wd.quit()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                let _ = self.wd.clone().leak();
+                Err(error_line(&e))
+            }
+            Err(_) => {
+                let _ = self.wd.clone().leak();
+                Err(format!("no answer within {}", super::page::fmt_dur(budget)))
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let wd = self.wd.clone();
+        let _ = self.wd.clone().leak();
+        // A grid keeps a session (and a browser slot) until it is deleted: ask it in the
+        // background. A local browser is killed with its profile right after this.
+        if self.remote
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let delete = wd.cmd(thirtyfour::common::command::Command::DeleteSession);
+                let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
+            });
+        }
+    }
 }
 
 /// Opens a session on `url`, giving up after `timeout`.
@@ -352,20 +461,37 @@ pub async fn open_session(
     caps: Capabilities,
     timeout: Duration,
 ) -> Result<WebDriver, String> {
-    // The per-request timeout also bounds thirtyfour's blocking clean-up of a dropped session.
-    let builder = WebDriver::builder(url, caps)
-        .request_timeout(timeout.clamp(Duration::from_secs(5), Duration::from_secs(15)));
+    // Steps bound their own calls; this only keeps a request from outliving the session's time.
+    let builder = WebDriver::builder(url, caps).request_timeout(timeout + Duration::from_secs(5));
+    let started = Instant::now();
+    let late = || {
+        format!(
+            "no browser session from {url} within {}",
+            super::page::fmt_dur(started.elapsed())
+        )
+    };
     match tokio::time::timeout(timeout, builder.connect()).await {
         Ok(Ok(d)) => Ok(d),
+        Ok(Err(_)) if started.elapsed() >= timeout => Err(late()),
         Ok(Err(e)) => Err(format!(
             "cannot start a browser session on {url}: {}",
-            one_line(&e.to_string())
+            error_line(&e)
         )),
-        Err(_) => Err(format!(
-            "no browser session from {url} within {}",
-            humantime::format_duration(timeout)
-        )),
+        Err(_) => Err(late()),
     }
+}
+
+/// A driver error in one line: the driver's own message where it sent one (thirtyfour puts
+/// it under `Additional info:`, after a line of status), else the error's first line.
+pub fn error_line(e: &thirtyfour::error::WebDriverError) -> String {
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim);
+    if lines.any(|l| l == "Additional info:")
+        && let Some(message) = lines.find(|l| !l.is_empty())
+    {
+        return one_line(message);
+    }
+    one_line(&text)
 }
 
 /// The first line of a driver error, without the stack traces drivers append.
