@@ -39,6 +39,8 @@ pub enum AppError {
         path: std::path::PathBuf,
         command: &'static str,
     },
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
     #[error("{0}")]
     Other(String),
 }
@@ -105,8 +107,11 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
         Command::Validate(f) => validate(&f.file, &f.vars),
         Command::List(l) => list(&l),
         Command::Init(i) => crate::init::run(&i.file, i.force)
-            .map(|()| exit::PASSED)
-            .map_err(AppError::Other),
+            .map(|message| {
+                eprintln!("{message}");
+                exit::PASSED
+            })
+            .map_err(AppError::Init),
         Command::Kinds => {
             print!("{}", crate::explain::kinds());
             Ok(exit::PASSED)

@@ -6,6 +6,7 @@ mod browser;
 mod discover;
 mod flags;
 mod foundation;
+mod init;
 mod integrity;
 mod junit;
 mod records;

@@ -4,7 +4,7 @@
 //! previous release's artifact still exists.
 
 mod git;
-mod migrations;
+pub mod migrations;
 mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
