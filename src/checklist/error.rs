@@ -290,6 +290,10 @@ pub(crate) fn from_toml(
 /// "expected an HTTP status number like 200, found the string "200"", with a hint when the
 /// value is right but written as the wrong type (a quoted number, `"yes"`, a lone string).
 fn type_error_in_words(message: &str, key: Option<&str>) -> Option<String> {
+    // toml's own words for an enum given a number, a boolean or an array.
+    if message == "wanted string or table" {
+        return Some("expected one of the names in quotes (a string), found another type".into());
+    }
     let rest = message
         .strip_prefix("invalid type: ")
         .or_else(|| message.strip_prefix("invalid value: "))?;
