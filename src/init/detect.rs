@@ -122,7 +122,7 @@ pub fn project(dir: &Path) -> Project {
     Project {
         tasks,
         also_found,
-        migrations: migrations(dir),
+        migrations: migrations(dir, &files),
         flags: flags(dir, &files),
         container: container(dir),
         health: health(dir, &files),
@@ -275,7 +275,9 @@ fn tasks(dir: &Path) -> (Vec<Task>, Vec<String>) {
 /// npm, pnpm or yarn (by lock file), with the `build` and `test` scripts that exist. npm's
 /// placeholder test script (`echo "Error: no test specified" && exit 1`) is not a test.
 fn node(dir: &Path) -> Vec<Task> {
-    let pm = if dir.join("pnpm-lock.yaml").exists() {
+    let pm = if dir.join("bun.lock").exists() || dir.join("bun.lockb").exists() {
+        "bun"
+    } else if dir.join("pnpm-lock.yaml").exists() {
         "pnpm"
     } else if dir.join("yarn.lock").exists() {
         "yarn"
@@ -297,7 +299,13 @@ fn node(dir: &Path) -> Vec<Task> {
         tasks.push(task("build", format!("{pm} run build"), why("build")));
     }
     if script("test") {
-        tasks.push(task("test", format!("{pm} test"), why("test")));
+        // `bun test` is bun's own test runner, not the script.
+        let run = if pm == "bun" {
+            "bun run test".to_string()
+        } else {
+            format!("{pm} test")
+        };
+        tasks.push(task("test", run, why("test")));
     }
     tasks
 }
@@ -333,7 +341,7 @@ fn python(dir: &Path) -> Option<(String, Vec<Task>)> {
 }
 
 /// The migrations directory and its tool, told apart by the rollback kind's own detection.
-fn migrations(dir: &Path) -> Option<Migrations> {
+fn migrations(dir: &Path, files: &[String]) -> Option<Migrations> {
     let mut candidates: Vec<String> = [
         "migrations",
         "db/migrate",
@@ -356,6 +364,25 @@ fn migrations(dir: &Path) -> Option<Migrations> {
         apps.sort();
         candidates.extend(apps);
     }
+    // Deeper ones, shallowest first: `backend/app/alembic/versions`.
+    let mut nested: Vec<String> = files
+        .iter()
+        .filter(|f| !is_sample(f))
+        .filter_map(|f| f.rsplit_once('/').map(|(d, _)| d.to_string()))
+        .filter(|d| {
+            [
+                "/migrations",
+                "/db/migrate",
+                "/db/migration",
+                "/alembic/versions",
+            ]
+            .iter()
+            .any(|end| d.ends_with(end))
+        })
+        .collect();
+    nested.sort_by_key(|d| (d.matches('/').count(), d.clone()));
+    nested.dedup();
+    candidates.extend(nested);
     candidates.into_iter().find_map(|rel| {
         let path = dir.join(&rel);
         if !path.is_dir() {
@@ -423,6 +450,10 @@ fn container(dir: &Path) -> Option<Container> {
         "compose.yml",
         "docker-compose.yml",
         "docker-compose.yaml",
+        "compose.override.yaml",
+        "compose.override.yml",
+        "docker-compose.override.yml",
+        "docker-compose.override.yaml",
     ] {
         if let Some((service, port)) = compose_port(&read(dir, file)) {
             return Some(Container {
@@ -445,10 +476,57 @@ fn container(dir: &Path) -> Option<Container> {
     })
 }
 
-/// The first service under `services:` with a published port (`"8080:80"`, `- 8080:80`,
+/// Services that are infrastructure, not the app under test.
+const INFRA: &[&str] = &[
+    "db",
+    "database",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "mongo",
+    "mongodb",
+    "redis",
+    "memcached",
+    "proxy",
+    "traefik",
+    "nginx",
+    "caddy",
+    "adminer",
+    "pgadmin",
+    "mailcatcher",
+    "mailhog",
+    "mailpit",
+    "rabbitmq",
+    "kafka",
+    "zookeeper",
+    "elasticsearch",
+    "minio",
+    "jaeger",
+    "prometheus",
+    "grafana",
+    "flagd",
+    "localstack",
+    "selenium",
+    "playwright",
+];
+
+/// The app's published port: the first service with one whose name is not infrastructure
+/// (a database, a proxy, a mail catcher), else the first with one.
+fn compose_port(text: &str) -> Option<(String, u16)> {
+    let ports = compose_ports(text);
+    ports
+        .iter()
+        .find(|(name, _)| !INFRA.iter().any(|i| name.to_ascii_lowercase().contains(i)))
+        .or(ports.first())
+        .cloned()
+}
+
+/// Each service under `services:` with its first published port (`"8080:80"`, `- 8080:80`,
 /// `127.0.0.1:8080:80`, or the long form's `published: 8080`). Line-based: compose files are
 /// regular enough, and a wrong guess is a comment the user edits.
-fn compose_port(text: &str) -> Option<(String, u16)> {
+fn compose_ports(text: &str) -> Vec<(String, u16)> {
+    let mut found: Vec<(String, u16)> = Vec::new();
     let mut in_services = false;
     let mut service: Option<String> = None;
     let mut service_indent = None;
@@ -473,6 +551,9 @@ fn compose_port(text: &str) -> Option<(String, u16)> {
             continue;
         }
         let Some(name) = &service else { continue };
+        if found.iter().any(|(n, _)| n == name) {
+            continue;
+        }
         let value = content
             .strip_prefix("- ")
             .or_else(|| content.strip_prefix("published:"))
@@ -486,11 +567,11 @@ fn compose_port(text: &str) -> Option<(String, u16)> {
                 _ => continue,
             };
             if let Ok(port) = host.parse::<u16>() {
-                return Some((name.clone(), port));
+                found.push((name.clone(), port));
             }
         }
     }
-    None
+    found
 }
 
 /// Health paths, most specific first: the first one a source file names is the guess.
@@ -520,7 +601,7 @@ fn health(dir: &Path, files: &[String]) -> Option<(String, String)> {
     {
         return Some(("/actuator/health".into(), "Spring Boot Actuator".into()));
     }
-    HEALTH_PATHS.iter().find_map(|path| {
+    let known = HEALTH_PATHS.iter().find_map(|path| {
         texts.iter().find_map(|(file, text)| {
             [
                 format!("\"{path}\""),
@@ -530,6 +611,15 @@ fn health(dir: &Path, files: &[String]) -> Option<(String, String)> {
             .iter()
             .any(|quoted| text.contains(quoted.as_str()))
             .then(|| (path.to_string(), format!("`{file}`")))
+        })
+    });
+    // Else a route like "/health-check/" or "/api/health".
+    known.or_else(|| {
+        let re =
+            regex::Regex::new(r#"["'`](/[A-Za-z0-9_/.-]*health[A-Za-z0-9_/.-]*)["'`]"#).ok()?;
+        texts.iter().find_map(|(file, text)| {
+            re.captures(text)
+                .map(|c| (c[1].to_string(), format!("`{file}`")))
         })
     })
 }
@@ -554,6 +644,8 @@ mod tests {
         assert_eq!(compose_port(ip), Some(("api".into(), 9000)));
         let long = "services:\n  app:\n    ports:\n      - target: 80\n        published: 8081\n";
         assert_eq!(compose_port(long), Some(("app".into(), 8081)));
+        let proxied = "services:\n  proxy:\n    ports:\n      - \"80:80\"\n  db:\n    ports:\n      - \"5432:5432\"\n  backend:\n    ports:\n      - \"8000:8000\"\n";
+        assert_eq!(compose_port(proxied), Some(("backend".into(), 8000)));
         let none = "services:\n  worker:\n    image: busybox\nvolumes:\n  data:\n";
         assert_eq!(compose_port(none), None);
     }

@@ -165,7 +165,7 @@ name = {}",
         (Some(m), _) => {
             let _ = writeln!(
                 s,
-                "\n# Found: {} migrations in `{}`. The release can be rolled back: a previous release tag,\n# every migration since then reversible and not dangerous.\n[rollback.release]\ntag_pattern = \"v*\"\nmigrations = {{ dir = {}, tool = \"{}\" }}",
+                "\n# Found: {} migrations in `{}`.\n# The release can be rolled back: a previous release tag, every migration since then\n# reversible and not dangerous.\n[rollback.release]\ntag_pattern = \"v*\"\nmigrations = {{ dir = {}, tool = \"{}\" }}",
                 m.tool.name(),
                 m.dir,
                 quote(&m.dir),

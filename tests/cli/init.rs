@@ -262,6 +262,51 @@ fn flag_files_port_and_health_endpoint() {
     );
 }
 
+/// The shape of a full-stack template (a FastAPI + React one): the app is one compose service
+/// among infrastructure, migrations sit deep in the backend, the health route has its own name.
+#[test]
+fn a_full_stack_layout() {
+    let compose = "services:\n  proxy:\n    image: traefik:3\n    ports:\n      - \"80:80\"\n  db:\n    image: postgres:17\n    ports:\n      - \"5432:5432\"\n  backend:\n    build: ./backend\n    ports:\n      - \"8000:8000\"\n";
+    let (_d, text) = init(&[
+        (
+            "compose.yml",
+            "services:\n  backend:\n    build: ./backend\n",
+        ),
+        ("compose.override.yml", compose),
+        (
+            "package.json",
+            r#"{ "workspaces": ["frontend"], "scripts": { "test": "bun run --filter frontend test" } }"#,
+        ),
+        ("bun.lock", "{}\n"),
+        (
+            "backend/app/alembic/versions/e2412789c190_init.py",
+            "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n",
+        ),
+        (
+            "backend/app/api/routes/utils.py",
+            "@router.get(\"/health-check/\")\nasync def health_check() -> bool:\n    return True\n",
+        ),
+    ]);
+    assert!(
+        item(&text, "[command.test]").contains("run = \"bun run test\""),
+        "{text}"
+    );
+    assert!(text.contains("base = \"http://127.0.0.1:8000\""), "{text}");
+    assert!(
+        text.contains("service `backend` in `compose.override.yml`"),
+        "{text}"
+    );
+    assert!(
+        item(&text, "[http.health]").contains("url = \"${base}/health-check/\""),
+        "{text}"
+    );
+    let rollback = item(&text, "[rollback.release]");
+    assert!(
+        rollback.contains("dir = \"backend/app/alembic/versions\", tool = \"alembic\""),
+        "{rollback}"
+    );
+}
+
 #[test]
 fn an_empty_directory_gets_examples_and_one_sign_off() {
     let (_d, text) = init(&[]);
