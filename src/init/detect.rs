@@ -233,6 +233,25 @@ fn tasks(dir: &Path) -> (Vec<Task>, Vec<String>) {
     if let Some(t) = python(dir) {
         found.push(t);
     }
+    if dir.join("Gemfile").exists() {
+        let gemfile = read(dir, "Gemfile");
+        let t = if dir.join("spec").is_dir() && gemfile.contains("rspec") {
+            Some(task(
+                "test",
+                "bundle exec rspec",
+                "`Gemfile` with rspec and a `spec` directory",
+            ))
+        } else if dir.join("Rakefile").exists() {
+            Some(task(
+                "test",
+                "bundle exec rake test",
+                "`Gemfile` and `Rakefile`",
+            ))
+        } else {
+            None
+        };
+        found.push(("Gemfile".into(), t.into_iter().collect()));
+    }
     if dir.join("pom.xml").exists() {
         let mvn = if dir.join("mvnw").exists() {
             "./mvnw"
@@ -327,6 +346,16 @@ fn python(dir: &Path) -> Option<(String, Vec<Task>)> {
             .iter()
             .any(|f| read(dir, f).contains("pytest"));
     let tests_dir = dir.join("tests").is_dir() || dir.join("test").is_dir();
+    if !pytest && dir.join("manage.py").exists() {
+        return Some((
+            "manage.py".into(),
+            vec![task(
+                "test",
+                "python3 manage.py test",
+                "`manage.py` (Django's test runner)",
+            )],
+        ));
+    }
     let why = if pytest {
         format!("`{file}`; pytest is configured")
     } else if tests_dir {

@@ -78,7 +78,7 @@ name = {}",
         s.pop();
     } else {
         s.push_str(
-            "\n# No build or test command found (Cargo, npm/pnpm/yarn, Go, pytest, Maven, Gradle, make, just).\n",
+            "\n# No build or test command found (Cargo, npm/pnpm/yarn/bun, Go, pytest, Django, Bundler, Maven,\n# Gradle, make, just).\n",
         );
         s.push_str(&commented(
             "[command.test]\nrun = \"./run-tests.sh\"          # argv array, or a string run by `sh -c`\ntimeout = \"10m\"\n",

@@ -100,6 +100,27 @@ fn build_and_test_commands_of_each_ecosystem() {
             &[("[command.test]", "python3 -m pytest")],
         ),
         (
+            &[
+                ("manage.py", "#!/usr/bin/env python\n"),
+                ("requirements.txt", "Django==5.1\n"),
+            ],
+            &[("[command.test]", "python3 manage.py test")],
+        ),
+        (
+            &[
+                ("Gemfile", "gem \"rails\"\n"),
+                ("Rakefile", "require_relative \"config/application\"\n"),
+            ],
+            &[("[command.test]", "bundle exec rake test")],
+        ),
+        (
+            &[
+                ("Gemfile", "gem \"rspec-rails\"\n"),
+                ("spec/user_spec.rb", ""),
+            ],
+            &[("[command.test]", "bundle exec rspec")],
+        ),
+        (
             &[("pom.xml", "<project/>\n"), ("mvnw", "#!/bin/sh\n")],
             &[("[command.test]", "./mvnw -B verify")],
         ),
