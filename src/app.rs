@@ -10,7 +10,9 @@ use futures::future::BoxFuture;
 
 use crate::checklist::{self, Checklist, ChecklistError, LoadOptions, printable};
 use crate::checks::Prompter;
-use crate::cli::{self, Arguments, Command, FlagsCommand, RunArgs, SnapshotArgs, UsageError};
+use crate::cli::{
+    self, Arguments, Command, FileArgs, FlagsCommand, RunArgs, SnapshotArgs, UsageError,
+};
 use crate::exit;
 use crate::plan::{self, PlanError};
 use crate::redact::Redactor;
@@ -29,6 +31,8 @@ pub enum AppError {
     Plan(#[from] PlanError),
     #[error("{0}")]
     Usage(#[from] UsageError),
+    #[error("{0}")]
+    Rerun(#[from] crate::rerun::RerunError),
     #[error("`--ack {id}` names no manual item{hint}")]
     UnknownAck { id: String, hint: String },
     #[error(
@@ -104,7 +108,7 @@ fn gate_without_separator(e: &clap::Error) -> Option<String> {
 
 async fn dispatch(command: Command, output: OutputSettings) -> i32 {
     let result = match command {
-        Command::Validate(f) => validate(&f.file, &f.vars),
+        Command::Validate(f) => validate(&f),
         Command::List(l) => list(&l),
         Command::Init(i) => crate::init::run(&i.file, i.force)
             .map(|message| {
@@ -166,10 +170,26 @@ async fn dispatch(command: Command, output: OutputSettings) -> i32 {
     }
 }
 
+/// Reads the checklist and prints its warnings.
 fn load(
     file: &Path,
     vars: &[(String, String)],
     artifacts: Option<&Path>,
+    profile: Option<&str>,
+) -> Result<Checklist, AppError> {
+    let checklist = load_quietly(file, vars, artifacts, profile)?;
+    for w in &checklist.warnings {
+        eprint!("{w}");
+    }
+    Ok(checklist)
+}
+
+/// Reads the checklist; its warnings are in [`Checklist::warnings`].
+fn load_quietly(
+    file: &Path,
+    vars: &[(String, String)],
+    artifacts: Option<&Path>,
+    profile: Option<&str>,
 ) -> Result<Checklist, AppError> {
     if !file.exists() && file.symlink_metadata().is_err() {
         let command = std::env::args()
@@ -195,12 +215,10 @@ fn load(
     let options = LoadOptions {
         builtins,
         overrides: vars.to_vec(),
+        // An empty `PREFLIGHT_PROFILE` is no profile.
+        profile: profile.filter(|p| !p.is_empty()).map(str::to_string),
     };
-    let checklist = checklist::load(file, &options)?;
-    for w in &checklist.warnings {
-        eprint!("{w}");
-    }
-    Ok(checklist)
+    Ok(checklist::load(file, &options)?)
 }
 
 /// The absolute directory of the checklist `file` (relative paths in it resolve against it).
@@ -213,15 +231,39 @@ fn checklist_dir(file: &Path) -> std::path::PathBuf {
     .unwrap_or_default()
 }
 
-fn validate(file: &Path, vars: &[String]) -> Result<i32, AppError> {
-    let c = load(file, &cli::parse_vars(vars)?, None)?;
+/// `validate`: the checklist with `--profile`, or without a profile and then with each one.
+fn validate(args: &FileArgs) -> Result<i32, AppError> {
+    let (file, vars) = (&args.file, cli::parse_vars(&args.vars)?);
+    let c = load(file, &vars, None, args.profile.as_deref())?;
+    let mut profiles = Vec::new();
+    if c.profile.is_none() {
+        let mut shown = c.warnings.clone();
+        for p in &c.profiles {
+            for w in load_quietly(file, &vars, None, Some(p))?.warnings {
+                if !shown.contains(&w) {
+                    eprint!("{w}");
+                    shown.push(w);
+                }
+            }
+            profiles.push(format!("`{p}`"));
+        }
+    }
     let mut kinds: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
     for i in &c.items {
         *kinds.entry(i.kind).or_default() += 1;
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let with = match (&c.profile, profiles.is_empty()) {
+        (Some(p), _) => format!(" with profile `{p}`"),
+        (None, false) => format!(", and with profiles {}", profiles.join(", ")),
+        (None, true) => String::new(),
+    };
+    let included = match c.included.len() {
+        0 => String::new(),
+        n => format!(" from {} files", n + 1),
+    };
     println!(
-        "{}: valid: {} items ({}), {} services",
+        "{}: valid{with}: {} items ({}){included}, {} services",
         file.display(),
         c.items.len(),
         kinds.join(", "),
@@ -232,7 +274,12 @@ fn validate(file: &Path, vars: &[String]) -> Result<i32, AppError> {
 
 fn list(args: &cli::ListArgs) -> Result<i32, AppError> {
     let file = &args.file.file;
-    let c = load(file, &cli::parse_vars(&args.file.vars)?, None)?;
+    let c = load(
+        file,
+        &cli::parse_vars(&args.file.vars)?,
+        None,
+        args.file.profile.as_deref(),
+    )?;
     let settings = RunSettings {
         only: args.only.clone(),
         skip: args.skip.clone(),
@@ -262,7 +309,7 @@ fn list(args: &cli::ListArgs) -> Result<i32, AppError> {
                     "blocking": p.def.common.blocking,
                     "timeout": humantime::format_duration(p.timeout).to_string(),
                     "timeout_seconds": p.timeout.as_secs_f64(),
-                    "file": file.display().to_string(),
+                    "file": p.def.file.display().to_string(),
                     "line": p.def.line,
                 })
             })
@@ -315,7 +362,42 @@ async fn run(
         &settings.checklist_path,
         &settings.vars,
         Some(&settings.artifacts_dir),
+        settings.profile.as_deref(),
     )?;
+    if let Some(path) = &settings.rerun_report {
+        let rerun = crate::rerun::read(path, &checklist)?;
+        for id in &rerun.gone {
+            eprintln!(
+                "warning: --rerun-failed: `{id}` did not pass last time but is no longer in the checklist"
+            );
+        }
+        if rerun.ids.is_empty() {
+            eprintln!(
+                "--rerun-failed: every item passed in `{}`: nothing to rerun",
+                path.display()
+            );
+            return Ok(match deploy {
+                Some(deploy) => {
+                    let stop = settings.deploy_stop_timeout;
+                    open_gate(
+                        &deploy,
+                        &checklist.redactor(),
+                        stop,
+                        &mut Interrupts::listen(),
+                    )
+                    .await
+                }
+                None => exit::PASSED,
+            });
+        }
+        eprintln!(
+            "--rerun-failed: {} item(s) did not pass in `{}`: {}",
+            rerun.ids.len(),
+            path.display(),
+            rerun.ids.join(", ")
+        );
+        settings.rerun = Some(rerun.ids);
+    }
     if let Some(path) = &checklist.acks_file {
         // Acks given on the command line win over the checklist's file.
         for (id, ack) in cli::read_acks(path)?.by_id {
@@ -403,15 +485,25 @@ async fn run(
         );
         return Ok(code);
     }
-    let shown = redactor.redact(&deploy.join(" ")).into_owned();
-    eprintln!("gate open: running `{shown}`");
-    Ok(crate::deploy::run(
+    Ok(open_gate(
         &deploy,
-        &shown,
+        &redactor,
         settings.deploy_stop_timeout,
         &mut interrupts,
     )
     .await)
+}
+
+/// Runs the deploy command of an open gate; its exit status becomes preflight's.
+async fn open_gate(
+    deploy: &[String],
+    redactor: &Redactor,
+    stop_timeout: std::time::Duration,
+    interrupts: &mut Interrupts,
+) -> i32 {
+    let shown = redactor.redact(&deploy.join(" ")).into_owned();
+    eprintln!("gate open: running `{shown}`");
+    crate::deploy::run(deploy, &shown, stop_timeout, interrupts).await
 }
 
 /// Reports (and unless `--leftovers report`, stops) what runs whose preflight is gone left
@@ -446,7 +538,7 @@ async fn flags_snapshot(args: &SnapshotArgs) -> Result<i32, AppError> {
     let vars = cli::parse_vars(&args.vars)?;
     let mut written = 0;
     for file in &args.files {
-        let list = load(file, &vars, None)?;
+        let list = load(file, &vars, None, args.profile.as_deref())?;
         let redactor = list.redactor();
         let dir = checklist_dir(file);
         for item in &list.items {
@@ -505,13 +597,30 @@ fn write_reports(report: &RunReport, settings: &RunSettings) -> Result<(), Strin
         crate::files::write_report(path, xml.as_bytes())
             .map_err(|e| format!("cannot write JUnit report `{}`: {e}", path.display()))?;
     }
+    let json = report::json::render(report);
     if let Some(path) = &settings.json {
-        let json = report::json::render(report);
         crate::files::write_report(path, json.as_bytes())
             .map_err(|e| format!("cannot write JSON report `{}`: {e}", path.display()))?;
     }
+    // What `--rerun-failed` reads by default; not part of the gate, so a failure only warns.
+    let last_run = settings.artifacts_dir.join(crate::rerun::LAST_RUN);
+    if let Err(e) = crate::files::write_atomic(&last_run, json.as_bytes()) {
+        eprintln!("warning: cannot write `{}`: {e}", last_run.display());
+    }
+    if let Some(path) = &settings.html {
+        let dir = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let html = report::html::render(report, &dir);
+        crate::files::write_report(path, html.as_bytes())
+            .map_err(|e| format!("cannot write HTML report `{}`: {e}", path.display()))?;
+    }
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let md = report::github::step_summary(report);
+        let mut md = report::github::step_summary(report);
+        if let Some(html) = &settings.html {
+            md.push_str(&report::github::html_link(html, |k| std::env::var(k).ok()));
+        }
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -112,6 +112,9 @@ pub struct SnapshotArgs {
     /// Set or override a var: NAME=VALUE (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Apply the checklists' `[profile.NAME]` (the flags source of that environment).
+    #[arg(long, value_name = "NAME", env = "PREFLIGHT_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +125,9 @@ pub struct FileArgs {
     /// Set or override a var: NAME=VALUE (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Apply the checklist's `[profile.NAME]` (`validate` without it checks every profile).
+    #[arg(long, value_name = "NAME", env = "PREFLIGHT_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +182,16 @@ pub struct RunArgs {
     /// Set or override a var: NAME=VALUE (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Apply the checklist's `[profile.NAME]`: its vars and item keys replace the base ones.
+    #[arg(long, value_name = "NAME", env = "PREFLIGHT_PROFILE")]
+    pub profile: Option<String>,
+    /// Run only the items that did not pass in this JSON report, and what they need
+    /// [default: ARTIFACTS/last-run.json, which every run writes]
+    #[arg(long, value_name = "REPORT.json", num_args = 0..=1, require_equals = true)]
+    pub rerun_failed: Option<Option<PathBuf>>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     /// Acknowledge a manual item ahead of the run (repeatable).
     #[arg(long = "ack", value_name = "ID")]
     pub acks: Vec<String>,
@@ -390,6 +406,10 @@ impl RunArgs {
         )
         .unwrap_or_else(|_| PathBuf::from("."));
         let artifacts_dir = absolute_or_same(&self.artifacts);
+        let rerun_report = self.rerun_failed.as_ref().map(|p| {
+            p.clone()
+                .unwrap_or_else(|| artifacts_dir.join(crate::rerun::LAST_RUN))
+        });
         let mut acks = match &self.acks_file {
             Some(p) => read_acks(p)?,
             None => Acks::default(),
@@ -432,6 +452,10 @@ impl RunArgs {
             junit: self.junit.clone(),
             junit_base: absolute_or_same(self.junit_base.as_deref().unwrap_or(Path::new("."))),
             json: self.json.clone(),
+            html: self.html.clone(),
+            profile: self.profile.clone(),
+            rerun_report,
+            rerun: None,
             jobs: self.jobs.map(|j| j as usize),
             only: self.only.clone(),
             skip: self.skip.clone(),

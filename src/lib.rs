@@ -20,6 +20,7 @@ pub mod process;
 pub mod redact;
 pub mod release;
 pub mod report;
+pub mod rerun;
 pub mod runner;
 pub mod settings;
 pub mod signals;

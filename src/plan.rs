@@ -76,11 +76,16 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
         }
     }
 
-    // --only selects items and, transitively, what they need.
-    let mut selected: Vec<bool> = vec![settings.only.is_empty(); items.len()];
-    let mut stack: Vec<usize> = (0..items.len())
-        .filter(|&i| settings.only.iter().any(|s| matches(&items[i], s)))
-        .collect();
+    // --only (and --rerun-failed) select items and, transitively, what they need.
+    let wanted = |it: &ItemDef| {
+        (settings.only.is_empty() || settings.only.iter().any(|s| matches(it, s)))
+            && settings
+                .rerun
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&it.id))
+    };
+    let mut selected: Vec<bool> = vec![false; items.len()];
+    let mut stack: Vec<usize> = (0..items.len()).filter(|&i| wanted(&items[i])).collect();
     while let Some(i) = stack.pop() {
         if !std::mem::replace(&mut selected[i], true) {
             stack.extend(

@@ -21,6 +21,12 @@ pub struct RunSettings {
     /// Absolute; paths in the JUnit report are relative to it.
     pub junit_base: PathBuf,
     pub json: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub profile: Option<String>,
+    /// `--rerun-failed`: the report to read (the default resolved).
+    pub rerun_report: Option<PathBuf>,
+    /// `--rerun-failed`: only these item ids (and what they need), read from `rerun_report`.
+    pub rerun: Option<Vec<String>>,
     pub jobs: Option<usize>,
     pub only: Vec<String>,
     pub skip: Vec<String>,

@@ -65,6 +65,62 @@ pub enum ChecklistErrorKind {
     Item(#[from] ItemErrorKind),
     #[error("{message}")]
     Invalid { message: String },
+    #[error("`include` must be a file path or a list of them, like [\"common.toml\"]")]
+    BadInclude,
+    #[error("cannot read included file `{include}`: {message}")]
+    IncludeRead { include: String, message: String },
+    #[error("`include` forms a cycle: {}", cycle.join(" -> "))]
+    IncludeCycle { cycle: Vec<String> },
+    #[error("`[{key}]` belongs in the main checklist, not in an included file")]
+    MainOnly { key: String },
+    #[error("`{what}` is defined twice; first at {first}")]
+    Duplicate { what: String, first: String },
+    #[error("{}", unknown_profile(name, known))]
+    UnknownProfile { name: String, known: Vec<String> },
+    #[error("expected a table here, like `[profile.staging.vars]`")]
+    ProfileNotTable,
+    #[error(
+        "unknown key `{key}` in profile `{profile}`: a profile holds `vars`, `checklist`, `service.NAME` and item tables{}",
+        did_you_mean(&crate::suggest::closest(key, PROFILE_KEYS.iter().copied()))
+    )]
+    ProfileKey { profile: String, key: String },
+    #[error(
+        "profile `{}` overrides `{}`, which the checklist does not define{}",
+        .0.profile,
+        .0.what,
+        did_you_mean(&.0.suggestion)
+    )]
+    UnknownProfileTarget(Box<ProfileTarget>),
+}
+
+/// What a profile may override at its top: `vars`, `checklist`, `service` and the kinds.
+pub static PROFILE_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    ["vars", "checklist", "service"]
+        .into_iter()
+        .chain(crate::checks::KINDS.iter().copied())
+        .collect()
+});
+
+/// A profile's table for an item or service the checklist does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileTarget {
+    pub profile: String,
+    /// `kind.name` or `service.name`.
+    pub what: String,
+    pub suggestion: Option<String>,
+}
+
+fn unknown_profile(name: &str, known: &[String]) -> String {
+    let suggestion = crate::suggest::closest(name, known.iter().map(String::as_str));
+    if known.is_empty() {
+        return format!("unknown profile `{name}`: the checklist defines no `[profile.NAME]`");
+    }
+    let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    format!(
+        "unknown profile `{name}`{} (profiles: {})",
+        did_you_mean(&suggestion),
+        known.join(", ")
+    )
 }
 
 /// A [`ChecklistErrorKind`] located in a file.
@@ -255,16 +311,16 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Builds the error for a TOML deserialization failure, with a did-you-mean for unknown keys.
+/// Builds the error for a TOML deserialization failure (its message, and its span in `text`),
+/// with a did-you-mean for unknown keys.
 pub(crate) fn from_toml(
     path: Arc<std::path::Path>,
     text: Arc<str>,
-    err: &toml::de::Error,
+    message: &str,
+    span: Option<Range<usize>>,
 ) -> ChecklistError {
-    let raw = err.message().trim().to_string();
-    let span = err
-        .span()
-        .map(|span| narrow_to_reference(&text, span, &raw));
+    let raw = message.trim().to_string();
+    let span = span.map(|span| narrow_to_reference(&text, span, &raw));
     let key = span
         .as_ref()
         .and_then(|s| key_path_at(&text, s.start))

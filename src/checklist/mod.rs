@@ -1,7 +1,9 @@
 //! The checklist file: read, expand variables, type-check every item, validate `needs`.
 
+mod compose;
 mod error;
 pub mod schema;
+mod sources;
 mod waivers;
 
 use std::collections::HashMap;
@@ -15,6 +17,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
+use toml::de::DeTable;
 
 pub use error::{ChecklistError, ChecklistErrorKind, key_path_at, printable, shorten};
 pub use waivers::{DEFAULT_MAX_WAIVER, read_file as read_waivers};
@@ -36,6 +39,12 @@ pub struct Checklist {
     pub timeout: Option<Duration>,
     /// `[checklist] acks`: sign-offs of manual items kept with the checklist.
     pub acks_file: Option<PathBuf>,
+    /// The `[profile.NAME]` applied (`--profile`).
+    pub profile: Option<String>,
+    /// Every profile the checklist defines.
+    pub profiles: Vec<String>,
+    /// The files `include` brought in, transitively.
+    pub included: Vec<PathBuf>,
     /// `[waivers]`: accepted failures, by item id.
     pub waivers: crate::settings::Waivers,
     /// `[checklist] max_waiver`: how far ahead a waiver may end.
@@ -67,7 +76,9 @@ pub struct ItemDef {
     pub id: String,
     pub kind: &'static str,
     pub name: String,
-    /// 1-based line of the item's table in the checklist (where reports point annotations).
+    /// The checklist file the item's table is in (the main file or an included one).
+    pub file: PathBuf,
+    /// 1-based line of the item's table in `file` (where reports point annotations).
     pub line: usize,
     pub common: Common,
     pub check: Arc<dyn Check>,
@@ -162,12 +173,20 @@ enum TopKey {
     Kind(&'static str),
 }
 
-/// `checklist`, `vars`, `service`, then the kinds.
+/// `checklist`, `vars`, `service`, then the kinds. (`include` and `profile` are taken out
+/// before the document is read; they are here for the did-you-mean.)
 static TOP_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    ["checklist", "vars", "service", "waivers"]
-        .into_iter()
-        .chain(KINDS.iter().copied())
-        .collect()
+    [
+        "include",
+        "checklist",
+        "vars",
+        "service",
+        "profile",
+        "waivers",
+    ]
+    .into_iter()
+    .chain(KINDS.iter().copied())
+    .collect()
 });
 
 impl<'de> Deserialize<'de> for TopKey {
@@ -291,6 +310,7 @@ struct VarsPass {
 pub struct LoadOptions {
     pub builtins: Vec<(String, String)>,
     pub overrides: Vec<(String, String)>,
+    pub profile: Option<String>,
 }
 
 /// Reads and validates the checklist at `path`.
@@ -319,7 +339,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Checklist, ChecklistEr
     parse(path, &text, options)
 }
 
-/// Parses checklist `text` (named `path` in errors).
+/// Parses checklist `text` (named `path` in errors), with the files it includes.
 pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Checklist, ChecklistError> {
     // Secrets are known once the vars are read; every error from then on is redacted by them.
     let mut redactor = Redactor::default();
@@ -338,25 +358,22 @@ fn parse_traced(
     options: &LoadOptions,
     redactor: &mut Redactor,
 ) -> Result<Checklist, ChecklistError> {
-    let source: Arc<str> = Arc::from(text);
-    let err = |span: Option<Range<usize>>, kind| ChecklistError {
-        path: path.into(),
-        source_text: Some(source.clone()),
-        span,
-        kind,
-        redactor: Arc::default(),
-    };
-    let toml_err = |e: toml::de::Error| error::from_toml(path.into(), source.clone(), &e);
+    let files = compose::read(path, text)?;
+    let sources = &files.sources;
+    let (root, profiles) = files.compose(options.profile.as_deref())?;
+    let err = |span: Option<Range<usize>>, kind| sources.error(span, kind);
+    let toml_err = |e: toml::de::Error| sources.toml_error(&e);
     let mut warnings = Vec::new();
+    // `at`: an offset in the files' shared span space.
     let warn = |warnings: &mut Vec<String>, message: String, at: Option<usize>| {
         let place = at
-            .map(|at| error::place(path, text, at))
+            .map(|at| sources.position(at))
             .unwrap_or_else(|| path.display().to_string());
         warnings.push(format!("warning: {message}\n  --> {place}\n"));
     };
 
     // Pass 1: the variables, so that pass 2 can expand them inside every string it reads.
-    let pass: VarsPass = toml::from_str(text).map_err(toml_err)?;
+    let pass = VarsPass::deserialize(document(root.clone())).map_err(toml_err)?;
     let mut scope = Scope::default();
     scope.vars.extend(options.builtins.iter().cloned());
     let mut declared: Vec<String> = scope.vars.keys().cloned().collect();
@@ -441,7 +458,8 @@ fn parse_traced(
 
     // Pass 2: everything, typed, with `${...}` expanded.
     let raw: RawChecklist =
-        template::with_scope(scope, || toml::from_str(text)).map_err(toml_err)?;
+        template::with_scope(scope, || RawChecklist::deserialize(document(root)))
+            .map_err(toml_err)?;
     let trace = template::take_trace();
 
     // A `--var` must name a var: a misspelt one would otherwise be ignored in silence.
@@ -468,10 +486,10 @@ fn parse_traced(
         if !seen.insert((splice.reference.clone(), splice.text.clone())) {
             continue;
         }
-        let at = text
+        let at = sources
             .find(&splice.text)
             .map(|at| at + splice.text.find(&splice.reference).unwrap_or(0))
-            .or_else(|| text.find(&splice.reference));
+            .or_else(|| sources.find(&splice.reference));
         let (name, quoted) = (&splice.name, format!("${{{}:sh}}", splice.name));
         let origin = if name.starts_with("env:") || !secrets.iter().any(|(n, _)| n == name) {
             "comes from the environment"
@@ -524,12 +542,16 @@ fn parse_traced(
     }
 
     let mut raw_items = raw.items;
-    // File order across kinds (each kind's table keeps its own order, not the file's).
-    raw_items.sort_by_key(|item| item.name.span().start);
+    // File order across kinds (each kind's table keeps its own order, not the file's), with
+    // included files first.
+    raw_items.sort_by_key(|item| {
+        let at = item.name.span().start;
+        (files.rank(at), at)
+    });
     let mut items = Vec::with_capacity(raw_items.len());
-    // Lines are counted on from the previous item (they come in file order): counting from
-    // the start for each would make a long checklist quadratic.
-    let (mut counted_to, mut line) = (0, 1);
+    // Lines are counted on from the previous item (they come in file order, one file after
+    // the other): counting from the start for each would make a long checklist quadratic.
+    let (mut file_index, mut counted_to, mut line) = (usize::MAX, 0, 1);
     for ReadItem {
         kind,
         name,
@@ -538,14 +560,21 @@ fn parse_traced(
     } in raw_items
     {
         check_name(&name).map_err(|k| err(Some(name.span()), k))?;
-        let at = name.span().start.min(text.len()).max(counted_to);
-        line += newlines_in(&text.as_bytes()[counted_to..at]);
+        let index = sources.index_at(name.span().start);
+        if index != file_index {
+            (file_index, counted_to, line) = (index, 0, 1);
+        }
+        let file = sources.file(index);
+        let local = name.span().start - file.start;
+        let at = local.min(file.text.len()).max(counted_to);
+        line += newlines_in(&file.text.as_bytes()[counted_to..at]);
         counted_to = at;
         let name = name.into_inner();
         items.push(ItemDef {
             id: format!("{kind}.{name}"),
             kind,
             name,
+            file: file.path.clone(),
             line,
             common,
             check,
@@ -582,6 +611,11 @@ fn parse_traced(
         name,
         description,
         acks_file,
+        profile: options.profile.clone(),
+        profiles,
+        included: (1..sources.len())
+            .map(|i| sources.file(i).path.clone())
+            .collect(),
         waivers,
         max_waiver,
         jobs,
@@ -592,6 +626,11 @@ fn parse_traced(
         services,
         items,
     })
+}
+
+/// A combined document, ready to be read.
+fn document(root: DeTable<'_>) -> toml::de::Deserializer<'_> {
+    toml::de::Deserializer::from(Spanned::new(0..0, root))
 }
 
 fn newlines_in(bytes: &[u8]) -> usize {
@@ -819,6 +858,7 @@ mod fuzz {
         let options = super::LoadOptions {
             builtins: vec![],
             overrides: vec![("port".into(), "1".into())],
+            profile: None,
         };
         let (mut ok, mut err) = (0, 0);
         for i in 0..iterations {

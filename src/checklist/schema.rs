@@ -112,11 +112,42 @@ pub fn checklist_schema() -> serde_json::Value {
             properties.insert((*kind).into(), section.into());
         }
     }
-    // At least one item: one kind's table with one item in it.
-    let some_item: Vec<serde_json::Value> = KINDS
+    properties.insert(
+        "include".into(),
+        serde_json::json!({
+            "description": "Checklists whose items (and vars, services) this one shares, relative to this file.",
+            "anyOf": [
+                { "type": "string" },
+                { "type": "array", "items": { "type": "string" } }
+            ]
+        }),
+    );
+    // A profile replaces keys of the tables it names: every key optional, so its tables are
+    // only said to be tables.
+    let mut profile_tables = serde_json::Map::new();
+    profile_tables.insert("vars".into(), properties["vars"].clone());
+    for table in ["checklist", "service"].iter().chain(KINDS) {
+        profile_tables.insert((*table).into(), serde_json::json!({ "type": "object" }));
+    }
+    properties.insert(
+        "profile".into(),
+        serde_json::json!({
+            "description": "Profiles (`--profile NAME`): keys that replace the checklist's in one environment.",
+            "type": "object",
+            "propertyNames": { "pattern": crate::syntax::schema::NAME_PATTERN },
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": profile_tables,
+            }
+        }),
+    );
+    // At least one item: one kind's table with one item in it, or an `include` to bring them.
+    let mut some_item: Vec<serde_json::Value> = KINDS
         .iter()
         .map(|k| serde_json::json!({ "required": [k], "properties": { *k: { "minProperties": 1 } } }))
         .collect();
+    some_item.push(serde_json::json!({ "required": ["include"] }));
     let definitions = g.take_definitions(true);
     let schema = json_schema!({
         "$schema": "http://json-schema.org/draft-07/schema#",

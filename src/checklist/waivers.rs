@@ -150,8 +150,8 @@ pub fn read_file(path: &Path, checklist: &Checklist) -> Result<Waivers, Checklis
         },
     })?;
     let source: Arc<str> = Arc::from(text.as_str());
-    let file: File =
-        toml::from_str(&text).map_err(|e| error::from_toml(at.clone(), source.clone(), &e))?;
+    let file: File = toml::from_str(&text)
+        .map_err(|e| error::from_toml(at.clone(), source.clone(), e.message(), e.span()))?;
     let items: Vec<&str> = checklist.items.iter().map(|i| i.id.as_str()).collect();
     check(
         file.waivers,

@@ -157,6 +157,11 @@ pub fn statement(report: &RunReport, subjects: &[Subject]) -> Statement {
     checklist
         .annotations
         .insert("preflight".into(), "checklist".into());
+    if let Some(profile) = &report.profile {
+        checklist
+            .annotations
+            .insert("profile".into(), profile.clone().into());
+    }
     let (mut passed, mut warned, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for item in &report.items {
         match class(item) {

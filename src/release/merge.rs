@@ -13,7 +13,7 @@ use crate::redact::Redactor;
 use crate::report::{self, ItemResult, Outcome, RunReport};
 use crate::settings::OutputSettings;
 
-/// `preflight merge REPORT.json... [--junit] [--json] [--attest]`.
+/// `preflight merge REPORT.json... [--junit] [--json] [--html] [--attest]`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The JSON reports (`--json`) of the shards.
@@ -28,6 +28,9 @@ pub struct MergeArgs {
     /// Write the combined JSON report here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Write the combined HTML report here.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub attest: AttestArgs,
 }
@@ -64,6 +67,13 @@ pub async fn run(args: &MergeArgs, output: OutputSettings) -> i32 {
     if let Some(path) = &args.json {
         outputs.push((path, report::json::render(&merged), "JSON report"));
     }
+    if let Some(path) = &args.html {
+        let dir = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        outputs.push((path, report::html::render(&merged, &dir), "HTML report"));
+    }
     for (path, text, what) in outputs {
         if let Err(e) = crate::files::write_report(path, text.as_bytes()) {
             problems.push(format!("cannot write {what} `{}`: {e}", path.display()));
@@ -84,9 +94,16 @@ pub async fn run(args: &MergeArgs, output: OutputSettings) -> i32 {
     code
 }
 
+/// A profile for a message: `` `NAME` `` or "no profile".
+fn profile(p: &Option<String>) -> String {
+    p.as_ref()
+        .map_or_else(|| "no profile".to_string(), |p| format!("`{p}`"))
+}
+
 /// One report of the whole from the reports of its parts. They must be of the same checklist
-/// (digest) and commit, and no item may be in two of them; items that the present shards leave
-/// to a shard whose report is missing are errored, so the gate of the whole stays closed.
+/// (digest), profile and commit, and no item may be in two of them; items that the present
+/// shards leave to a shard whose report is missing are errored, so the gate of the whole stays
+/// closed.
 pub fn combine(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, String> {
     let Some((first_path, first)) = reports.first() else {
         return Err("no reports".into());
@@ -100,6 +117,15 @@ pub fn combine(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, String> 
                 name(path),
                 digest(&first.checklist_sha256),
                 digest(&r.checklist_sha256)
+            ));
+        }
+        if r.profile != first.profile {
+            return Err(format!(
+                "{} and {} are reports of different profiles ({} and {})",
+                name(first_path),
+                name(path),
+                profile(&first.profile),
+                profile(&r.profile)
             ));
         }
         if r.commit != first.commit {
@@ -184,6 +210,7 @@ pub fn combine(reports: Vec<(PathBuf, RunReport)>) -> Result<RunReport, String> 
     Ok(RunReport {
         checklist: first.checklist.clone(),
         path: first.path.clone(),
+        profile: first.profile.clone(),
         checklist_sha256: first.checklist_sha256.clone(),
         commit: first.commit.clone(),
         started_at,

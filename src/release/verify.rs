@@ -363,6 +363,7 @@ mod tests {
         RunReport {
             checklist: "shop release".into(),
             path: "preflight.toml".into(),
+            profile: None,
             checklist_sha256: Some(sha256_hex(b"checklist")),
             commit: Some(commit.into()),
             started_at: Utc::now(),
@@ -374,6 +375,29 @@ mod tests {
             shard: None,
             other_shards: Vec::new(),
         }
+    }
+
+    /// The profile a run applied is part of what the attestation says was run.
+    #[test]
+    fn the_profile_is_an_annotation_of_the_checklist() {
+        let statement = |profile: Option<&str>| {
+            let mut r = report("0123456789abcdef0123456789abcdef01234567");
+            r.profile = profile.map(str::to_string);
+            serde_json::to_value(crate::release::attest::statement(&r, &[])).unwrap()
+        };
+        let with = statement(Some("staging"));
+        let configuration = &with["predicate"]["configuration"][0];
+        assert_eq!(
+            configuration["annotations"]["profile"], "staging",
+            "{with:#}"
+        );
+        let without = statement(None);
+        let configuration = &without["predicate"]["configuration"][0];
+        assert_eq!(
+            configuration["annotations"].get("profile"),
+            None,
+            "{without:#}"
+        );
     }
 
     /// Flips one bit of bytes of a signed attestation and verifies each copy with the real

@@ -9,8 +9,13 @@ use super::{Outcome, RunReport};
 pub fn step_summary(report: &RunReport) -> String {
     let c = report.counts();
     let mut md = format!(
-        "## preflight: {} — gate {}\n\n{} passed, {} flaky, {} failed, {} errored, {} skipped{}{}\n\n",
+        "## preflight: {}{} — gate {}\n\n{} passed, {} flaky, {} failed, {} errored, {} skipped{}{}\n\n",
         escape(&report.checklist),
+        report
+            .profile
+            .as_ref()
+            .map(|p| format!(" (profile `{}`)", escape(p)))
+            .unwrap_or_default(),
         if report.gate_open() {
             "open ✅"
         } else {
@@ -53,6 +58,29 @@ pub fn step_summary(report: &RunReport) -> String {
     md
 }
 
+/// The step summary's line about the HTML report at `path`: a link to `PREFLIGHT_HTML_URL` when
+/// set (where the report is published), else to the workflow run's page, which lists the run's
+/// artifacts (from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY` and `GITHUB_RUN_ID`); without
+/// either, the path alone.
+pub fn html_link(path: &Path, env: impl Fn(&str) -> Option<String>) -> String {
+    let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let name = escape(&path.display().to_string());
+    if let Some(url) = var("PREFLIGHT_HTML_URL") {
+        return format!("\nHTML report: [`{name}`]({})\n", url.trim());
+    }
+    match (
+        var("GITHUB_SERVER_URL"),
+        var("GITHUB_REPOSITORY"),
+        var("GITHUB_RUN_ID"),
+    ) {
+        (Some(server), Some(repo), Some(run)) => format!(
+            "\nHTML report: `{name}` in the artifacts of [this workflow run]({}/{repo}/actions/runs/{run})\n",
+            server.trim_end_matches('/')
+        ),
+        _ => format!("\nHTML report: `{name}`\n"),
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -61,7 +89,6 @@ fn escape(s: &str) -> String {
 /// non-blocking ones, each on the item's line of the checklist (relative to `base`, the
 /// repository root in a workflow) so the pull request shows it there.
 pub fn annotations(report: &RunReport, base: &Path) -> Vec<String> {
-    let file = property(&super::relative_to(&report.path, base).display().to_string());
     report
         .items
         .iter()
@@ -80,6 +107,7 @@ pub fn annotations(report: &RunReport, base: &Path) -> Vec<String> {
             };
             let msg = data(&super::clean_text(&i.message));
             let title = property(&format!("preflight {} {what}", i.id));
+            let file = property(&super::relative_to(&i.file, base).display().to_string());
             format!("::{level} file={file},line={},title={title}::{msg}", i.line)
         })
         .collect()

@@ -39,13 +39,16 @@ pub fn render(report: &RunReport, base: &Path) -> String {
         let mut suite = TestSuite::new(name);
         suite.set_timestamp(report.started_at.fixed_offset());
         suite.set_time(report.duration);
-        let file = relative_to(&report.path, base);
+        if let Some(profile) = &report.profile {
+            suite.add_property(Property::new("profile", text(profile)));
+        }
         let unexplained = !report.gate_open()
             && !report
                 .items
                 .iter()
                 .any(|i| matches!(verdict(i, false).element, Element::Failure | Element::Error));
         for item in &report.items {
+            let file = relative_to(&item.file, base);
             suite.add_test_case(test_case(item, verdict(item, unexplained), &file, base));
         }
         xml.add_test_suite(suite);
@@ -284,14 +287,4 @@ fn strip_root_attrs(xml: &str) -> String {
         re.replace_all(tag, ""),
         &xml[end..]
     )
-}
-
-impl Attempt {
-    fn status_label(&self) -> &'static str {
-        match self.status {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Errored => "errored",
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! Results of a run and the reporters that render them.
 
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod terminal;
@@ -82,13 +83,27 @@ pub struct Attempt {
     pub duration: Duration,
 }
 
+impl Attempt {
+    /// `passed`, `failed` or `errored`.
+    pub fn status_label(&self) -> &'static str {
+        match self.status {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+        }
+    }
+}
+
 /// The result of one item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemResult {
     pub id: String,
     pub kind: String,
     pub name: String,
-    /// 1-based line of the item's table in the checklist.
+    /// The checklist file the item's table is in (the main file or an included one).
+    #[serde(default)]
+    pub file: PathBuf,
+    /// 1-based line of the item's table in `file`.
     #[serde(default)]
     pub line: usize,
     pub description: Option<String>,
@@ -123,6 +138,7 @@ impl ItemResult {
             id: id.to_string(),
             kind: kind.to_string(),
             name: name.to_string(),
+            file: PathBuf::new(),
             line: 0,
             description: None,
             tags: Vec::new(),
@@ -173,6 +189,8 @@ pub struct ServiceRecord {
 pub struct RunReport {
     pub checklist: String,
     pub path: PathBuf,
+    /// The `[profile.NAME]` the run applied.
+    pub profile: Option<String>,
     /// SHA-256 (hex) of the checklist file.
     #[serde(default)]
     pub checklist_sha256: Option<String>,

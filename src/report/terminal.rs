@@ -176,13 +176,17 @@ pub async fn run(
         match event {
             Event::RunStarted {
                 checklist,
+                profile,
                 items,
                 jobs,
             } => {
                 total = items;
+                let profile = profile
+                    .map(|p| format!(" (profile {p})"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     text,
-                    "{} {checklist}: {items} items, {jobs} at a time",
+                    "{} {checklist}{profile}: {items} items, {jobs} at a time",
                     style.paint("1", "preflight")
                 );
             }

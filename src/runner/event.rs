@@ -10,6 +10,8 @@ use crate::report::{ItemResult, RunReport};
 pub enum Event {
     RunStarted {
         checklist: String,
+        /// The `[profile.NAME]` applied.
+        profile: Option<String>,
         items: usize,
         jobs: usize,
     },

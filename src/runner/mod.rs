@@ -61,6 +61,7 @@ impl Runner {
                 Some(shard) => format!("{} (shard {shard})", checklist.name),
                 None => checklist.name.clone(),
             },
+            profile: checklist.profile.clone(),
             items: plan.items.len(),
             jobs: plan.jobs,
         });
@@ -202,6 +203,7 @@ impl Runner {
         let report = RunReport {
             checklist: checklist.name.clone(),
             path: checklist.path.clone(),
+            profile: checklist.profile.clone(),
             checklist_sha256: checkout.checklist_sha256.clone(),
             commit: checkout.commit.clone(),
             started_at,
@@ -297,6 +299,7 @@ fn not_run(p: &PlannedItem, outcome: Outcome, message: String) -> ItemResult {
     ItemResult {
         kind: p.def.kind.to_string(),
         name: p.def.name.clone(),
+        file: p.def.file.clone(),
         line: p.def.line,
         description: p.def.common.description.clone(),
         tags: p.def.common.tags.clone(),

@@ -54,6 +54,41 @@ fn list_json_gives_each_item_with_its_file_and_line() {
     assert_eq!(items[0]["line"], 4);
 }
 
+/// An item from an included file is placed in that file.
+#[test]
+fn list_json_places_included_items_in_their_file() {
+    let d = tempdir();
+    write(
+        d.path(),
+        "common.toml",
+        "# shared\n\n[command.lint]\nrun = \"true\"\n",
+    );
+    write(
+        d.path(),
+        "preflight.toml",
+        "include = [\"common.toml\"]\n\n[command.build]\nrun = \"true\"\n",
+    );
+    let doc = list_json(d.path(), &[]);
+    let items = doc["items"].as_array().expect("items");
+    let lint = items
+        .iter()
+        .find(|i| i["id"] == "command.lint")
+        .expect("lint");
+    assert!(
+        lint["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("common.toml")),
+        "{lint}"
+    );
+    assert_eq!(lint["line"], 3, "{lint}");
+    let build = items
+        .iter()
+        .find(|i| i["id"] == "command.build")
+        .expect("build");
+    assert_eq!(build["file"], "preflight.toml", "{build}");
+    assert_eq!(build["line"], 3, "{build}");
+}
+
 #[test]
 fn list_previews_what_only_and_skip_select() {
     let d = tempdir();

@@ -199,8 +199,8 @@ prompt = "Deploy with ${{token}}?"
         ]);
     let out = cmd.output().expect("run");
     assert_eq!(out.status.code(), Some(1));
-    let mut seen =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let mut seen = String::from_utf8_lossy(&out.stdout).into_owned()
+        + String::from_utf8_lossy(&out.stderr).as_ref();
     assert!(seen.contains("[REDACTED]"), "{seen}");
     for f in ["out.xml", "out.json", "summary.md"] {
         seen.push_str(&read(&dir.path().join(f)));

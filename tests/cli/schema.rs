@@ -163,6 +163,30 @@ fn taplo_accepts_the_demo_and_the_readme_examples_preflight_accepts() {
         "only {} README examples validate",
         valid.len()
     );
+    // `include` and `[profile.NAME]`: a main file whose items all come from an included one,
+    // and profiles replacing vars, checklist and item keys.
+    write(
+        d.path(),
+        "common.toml",
+        "[http.health]\nurl = \"${base}/health\"\n",
+    );
+    let extra = [
+        write(
+            d.path(),
+            "with-include.toml",
+            "include = [\"common.toml\"]\n\n[checklist]\nname = \"shop\"\n\n[vars]\nbase = \"http://127.0.0.1:8080\"\n",
+        ),
+        write(
+            d.path(),
+            "with-profiles.toml",
+            "[vars]\nbase = \"http://127.0.0.1:8080\"\n\n[http.health]\nurl = \"${base}/health\"\n\n[profile.staging.vars]\nbase = \"https://staging.example\"\n\n[profile.production]\nchecklist = { jobs = 4 }\nhttp.health = { timeout = \"10s\", retries = 2 }\n",
+        ),
+    ];
+    for file in &extra {
+        let r = run_in(d.path(), &["validate", file.to_str().expect("utf-8")]);
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+    valid.extend(extra);
     let rejected = taplo_rejects(&valid);
     assert!(
         rejected.is_empty(),

@@ -8,6 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// Tests that start browsers take turns: each starts Chromium, and a 2-core CI machine running
+/// them all at once measures its own overload rather than preflight.
+static BROWSER_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn take_browser_turn() -> std::sync::MutexGuard<'static, ()> {
+    BROWSER_TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The output of one `preflight` run.
 #[derive(Debug)]
 pub struct Run {
@@ -44,12 +52,15 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
 
 /// Runs `preflight ARGS` in `dir` with extra environment variables, and waits.
 pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = preflight()
+    run(preflight()
         .args(args)
         .current_dir(dir)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run preflight");
+        .envs(env.iter().copied()))
+}
+
+/// Runs a prepared `preflight` command and waits.
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("run preflight");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

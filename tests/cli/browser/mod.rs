@@ -4,7 +4,7 @@
 
 mod cleanup;
 mod grid;
-mod journeys;
+pub mod journeys;
 mod pages;
 mod sandbox;
 mod site;

@@ -98,9 +98,17 @@ fn full_and_shards(
         "all.json".into(),
         "--junit".into(),
         "all.xml".into(),
+        "--html".into(),
+        "all.html".into(),
     ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let merged = run_in_env(dir, &args, &[]);
+    // The merged HTML report holds every item of the whole run.
+    let html = std::fs::read_to_string(dir.join("all.html")).expect("merged HTML report");
+    for item in json(&dir.join("full.json"))["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        assert!(html.contains(&format!("id=\"item-{id}\"")), "{id} missing");
+    }
     (
         full.code,
         json(&dir.join("full.json")),
@@ -338,6 +346,34 @@ fn merge_refuses_reports_that_do_not_belong_together() {
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(
         r.stderr.contains("are reports of different checklists"),
+        "{}",
+        r.all()
+    );
+    // Shards of one checklist and commit run with different profiles.
+    let profiled = format!(
+        "{}\n[profile.staging]\nchecklist = {{ timeout = \"30s\" }}\n",
+        CHECKLIST.replace("FAULT", "true")
+    );
+    std::fs::write(dir.path().join("preflight.toml"), profiled).unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "profile"]);
+    for (k, profile) in [(1, None), (2, Some("staging")), (3, Some("staging"))] {
+        let file = format!("p{k}.json");
+        let mut args = vec!["run", "--shard", &format!("{k}/3"), "--json", &file]
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        if let Some(p) = profile {
+            args.extend(["--profile".to_string(), p.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(run_in_env(dir.path(), &args, &[]).code, 0);
+    }
+    let r = merge(&["p2.json", "p3.json", "p1.json"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "`p2.json` and `p1.json` are reports of different profiles (`staging` and no profile)"
+        ),
         "{}",
         r.all()
     );

@@ -43,7 +43,9 @@ fn a_waived_failure_opens_the_gate_and_every_report_shows_why_and_until_when() {
     let summary = dir.path().join("summary.md");
     let r = run_in_env(
         dir.path(),
-        &["run", "--junit", "r.xml", "--json", "r.json"],
+        &[
+            "run", "--junit", "r.xml", "--json", "r.json", "--html", "r.html",
+        ],
         &[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
@@ -93,6 +95,20 @@ fn a_waived_failure_opens_the_gate_and_every_report_shows_why_and_until_when() {
         "{xml}"
     );
     assert_valid_junit(&dir.path().join("r.xml"));
+    // HTML: its own group and chip, and the waiver next to the failure it accepts.
+    let html = read(&dir.path().join("r.html"));
+    assert!(
+        html.contains(r#"<span class="chip waived">1 waived</span>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-outcome="waived""#), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"<p class="waiver">Waived until <b>{until}</b>, by alice: index rebuild, fixed in 812</p>"#
+        )),
+        "{html}"
+    );
+    assert!(html.contains("or its failure is waived (exit 0)"), "{html}");
     // GitHub: the summary row and a warning annotation on the item's line.
     let md = read(&summary);
     assert!(
@@ -112,11 +128,19 @@ fn a_waived_failure_opens_the_gate_and_every_report_shows_why_and_until_when() {
 fn without_its_waiver_the_same_failure_closes_the_gate() {
     let dir = tempdir();
     repo_with(dir.path(), &checklist(""));
-    let r = run_in_env(dir.path(), &["run", "--json", "r.json"], &[]);
+    let r = run_in_env(
+        dir.path(),
+        &["run", "--json", "r.json", "--html", "r.html"],
+        &[],
+    );
     assert_eq!(r.code, 1, "{}", r.all());
     let report = json(&dir.path().join("r.json"));
     let item = json_item(&report, "command.search-latency");
     assert_eq!(item["outcome"], "failed");
+    let html = read(&dir.path().join("r.html"));
+    assert!(html.contains(r#"data-outcome="failed""#), "{html}");
+    assert!(!html.contains(r#"data-outcome="waived""#), "{html}");
+    assert!(!html.contains(r#"class="waiver"#), "{html}");
     assert_eq!(item["waiver"], serde_json::Value::Null);
 }
 
@@ -125,7 +149,11 @@ fn an_expired_waiver_is_ignored_and_the_failure_says_when_it_expired() {
     let dir = tempdir();
     let until = day(-1);
     repo_with(dir.path(), &checklist(&waiver(&until, "")));
-    let r = run_in_env(dir.path(), &["run", "--json", "r.json"], &[]);
+    let r = run_in_env(
+        dir.path(),
+        &["run", "--json", "r.json", "--html", "r.html"],
+        &[],
+    );
     assert_eq!(r.code, 1, "{}", r.all());
     let report = json(&dir.path().join("r.json"));
     let item = json_item(&report, "command.search-latency");
@@ -137,6 +165,14 @@ fn an_expired_waiver_is_ignored_and_the_failure_says_when_it_expired() {
         "{item}"
     );
     assert!(r.stderr.contains(&expected), "{}", r.all());
+    let html = read(&dir.path().join("r.html"));
+    assert!(html.contains(r#"data-outcome="failed""#), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"<p class="waiver lapsed">Waiver not applied: waiver expired on {until} (index rebuild, fixed in 812, by alice)</p>"#
+        )),
+        "{html}"
+    );
     // The last day itself still holds.
     let dir = tempdir();
     repo_with(dir.path(), &checklist(&waiver(&day(0), "")));
