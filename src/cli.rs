@@ -225,7 +225,13 @@ pub struct RunArgs {
     pub deploy_stop_timeout: std::time::Duration,
     /// Processes left by an earlier run whose preflight is gone (killed): `stop` them (and
     /// report them), or only `report` them.
-    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Leftovers::Stop)]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        default_value_t = Leftovers::Stop,
+        env = "PREFLIGHT_LEFTOVERS"
+    )]
     pub leftovers: Leftovers,
     /// Show the details of passing items too (test counts, timings).
     #[arg(long, short = 'v', conflicts_with = "quiet")]

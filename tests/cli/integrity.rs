@@ -765,8 +765,8 @@ fn a_killed_runs_processes_are_reported_and_stopped_by_the_next_run() {
     let dir = tempdir();
     let d = dir.path();
     write(d, "c.toml", OK);
-    // Another test's preflight may start between the kill and our next run and stop the
-    // leftovers first (that is the feature); then try again.
+    // Tests' runs only report leftovers (`PREFLIGHT_LEFTOVERS=report` in `support`), but a
+    // preflight started by hand meanwhile may stop them first (that is the feature): try again.
     let mut reported = None;
     for _ in 0..3 {
         kill_a_run(d);
@@ -783,7 +783,7 @@ fn a_killed_runs_processes_are_reported_and_stopped_by_the_next_run() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stderr.contains("left running"), "{}", r.all());
 
-    let r = run_in(d, &["run", "c.toml"]);
+    let r = run_in(d, &["run", "c.toml", "--leftovers", "stop"]);
     assert_eq!(r.code, 0, "{}", r.all());
     for n in LEFT {
         assert!(
@@ -855,7 +855,11 @@ fn a_killed_browser_run_leaves_no_chromium_and_no_profile_after_the_next_run() {
     std::thread::sleep(Duration::from_millis(500));
     let _ = child.kill();
     let _ = child.wait();
-    let r = run_env(d, &[("TMPDIR", tmp.to_str().unwrap())], &["run", "c.toml"]);
+    let r = run_env(
+        d,
+        &[("TMPDIR", tmp.to_str().unwrap())],
+        &["run", "c.toml", "--leftovers", "stop"],
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
         eventually(Duration::from_secs(5), || live_browsers() == 0),

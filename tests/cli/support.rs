@@ -41,6 +41,9 @@ pub fn preflight() -> Command {
         .env("NO_COLOR", "1")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
+        // Tests run side by side: a run must not stop the leftovers another test has just made
+        // of a run it killed on purpose. The tests of the sweep ask for it (`--leftovers stop`).
+        .env("PREFLIGHT_LEFTOVERS", "report")
         .stdin(Stdio::null());
     cmd
 }
