@@ -50,12 +50,15 @@ crate::item_config! {
     pub struct SoakItem {
         /// A `[service.NAME]` whose process is watched.
         #[serde(default)]
+        #[schemars(with = "Option<String>")]
         pub service: Option<Spanned<String>>,
         /// Requests per second in the steady phases (default 50).
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub rate: Option<Spanned<f64>>,
         /// Whole run, all phases (default 60s).
         #[serde(default)]
+        #[schemars(with = "Option<Dur>")]
         pub duration: Option<Spanned<Dur>>,
         pub requests: Vec<RequestSpec>,
         #[serde(default)]
@@ -65,12 +68,14 @@ crate::item_config! {
         pub phases: Option<PhaseSpec>,
         /// Spike rate as a multiple of `rate` (default 4).
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub spike: Option<Spanned<f64>>,
         /// Per-request timeout (default 5s); a request not answered in time counts as a timeout.
         #[serde(default)]
         pub request_timeout: Option<Dur>,
         /// Requests in flight beyond this are dropped and counted (default 1000).
         #[serde(default)]
+        #[schemars(with = "Option<usize>")]
         pub max_in_flight: Option<Spanned<usize>>,
         #[serde(default)]
         pub max_p50: Option<Dur>,
@@ -80,6 +85,7 @@ crate::item_config! {
         pub max_p99: Option<Dur>,
         /// Failed requests over sent requests (default 0.01).
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub max_error_rate: Option<Spanned<f64>>,
         /// Memory growth per hour that fails (default: max(10% of baseline RSS, 64 MiB)).
         #[serde(default)]
@@ -91,11 +97,12 @@ crate::item_config! {
 }
 
 /// One kind of request of the mix.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     #[serde(default)]
     pub method: Option<Method>,
+    #[schemars(with = "HttpUrl")]
     pub url: Spanned<HttpUrl>,
     #[serde(default)]
     pub headers: IndexMap<String, Template>,
@@ -103,6 +110,7 @@ pub struct RequestSpec {
     pub body: Option<Template>,
     /// Share of the mix (default 1).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub weight: Option<Spanned<u32>>,
     /// Statuses that count as success (default: any below 400).
     #[serde(default)]
@@ -110,7 +118,7 @@ pub struct RequestSpec {
 }
 
 /// What to watch besides the load's own figures.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WatchSpec {
     /// A Prometheus text-format endpoint.
@@ -118,6 +126,7 @@ pub struct WatchSpec {
     pub metrics: Option<HttpUrl>,
     /// A pid, or `"service"` for the item's service.
     #[serde(default)]
+    #[schemars(with = "Option<PidSpec>")]
     pub pid: Option<Spanned<PidSpec>>,
     /// A file holding the pid (relative to the checklist).
     #[serde(default)]
@@ -130,9 +139,11 @@ pub struct WatchSpec {
     pub backend_port: Option<u16>,
     /// Extra countable gauges from `metrics`, like `hikaricp_connections_active`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub gauges: Vec<Spanned<String>>,
     /// Gauges of requests waiting for a pooled resource: non-zero at the end fails.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub waiters: Vec<Spanned<String>>,
     /// Sampling interval (default: duration/50 within 100ms..1s).
     #[serde(default)]
@@ -140,7 +151,7 @@ pub struct WatchSpec {
 }
 
 /// Phase lengths; unset ones come from `duration`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseSpec {
     #[serde(default)]
@@ -154,6 +165,42 @@ pub struct PhaseSpec {
     pub spike: Option<Dur>,
     #[serde(default)]
     pub cooldown: Option<Dur>,
+}
+
+impl schemars::JsonSchema for PidSpec {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PidSpec".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a process id, or \"service\"",
+            "anyOf": [
+                { "type": "integer", "minimum": 1 },
+                { "type": "string", "pattern": "^(service|[0-9]+)$" }
+            ]
+        })
+    }
+}
+
+impl schemars::JsonSchema for ByteSize {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a size like `64MiB` or `500KB`, or a number of bytes",
+            "anyOf": [
+                { "type": "number", "minimum": 0 },
+                { "type": "string" }
+            ]
+        })
+    }
 }
 
 /// `watch.pid`: a number, or `"service"`.
