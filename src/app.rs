@@ -35,6 +35,16 @@ pub enum AppError {
     Rerun(#[from] crate::rerun::RerunError),
     #[error("`--ack {id}` names no manual item{hint}")]
     UnknownAck { id: String, hint: String },
+    #[error(
+        "no checklist `{}` here: `preflight init` writes a commented one for this project, or name one: `preflight {command} FILE`",
+        path.display()
+    )]
+    NoChecklist {
+        path: std::path::PathBuf,
+        command: &'static str,
+    },
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
     #[error("{0}")]
     Other(String),
 }
@@ -44,6 +54,10 @@ pub fn main() -> i32 {
     let args = match Arguments::try_parse() {
         Ok(a) => a,
         Err(e) => {
+            if let Some(message) = gate_without_separator(&e) {
+                eprintln!("error: {message}");
+                return exit::INVALID;
+            }
             let _ = e.print();
             return if e.use_stderr() {
                 exit::INVALID
@@ -71,10 +85,63 @@ pub fn main() -> i32 {
     code
 }
 
+/// `preflight gate FILE ./deploy.sh` (no `--`): clap would only say the argument is unexpected.
+fn gate_without_separator(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let is_gate = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .is_some_and(|a| a == "gate");
+    if !is_gate || args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let found = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) => format!(" (`{arg}`)"),
+        (ErrorKind::MissingRequiredArgument, _) => String::new(),
+        _ => return None,
+    };
+    Some(format!(
+        "`gate` runs the deploy command given after `--`{found}: write `preflight gate [FILE] -- CMD ARGS...`, e.g. `preflight gate preflight.toml -- ./deploy.sh`"
+    ))
+}
+
 async fn dispatch(command: Command, output: OutputSettings) -> i32 {
     let result = match command {
         Command::Validate(f) => validate(&f),
-        Command::List(f) => list(&f),
+        Command::List(l) => list(&l),
+        Command::Init(i) => crate::init::run(&i.file, i.force)
+            .map(|message| {
+                eprintln!("{message}");
+                exit::PASSED
+            })
+            .map_err(AppError::Init),
+        Command::Kinds => {
+            print!("{}", crate::explain::kinds());
+            Ok(exit::PASSED)
+        }
+        Command::Explain { kind } => crate::explain::explain(&kind)
+            .map(|text| {
+                print!("{text}");
+                exit::PASSED
+            })
+            .map_err(AppError::Usage),
+        Command::Schema => {
+            println!("{}", crate::checklist::schema::json());
+            Ok(exit::PASSED)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Arguments as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "preflight", &mut std::io::stdout());
+            Ok(exit::PASSED)
+        }
+        Command::Man => {
+            let command = <Arguments as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map(|()| exit::PASSED)
+                .map_err(|e| AppError::Other(format!("cannot write the man page: {e}")))
+        }
         Command::Run(r) => run(&r, output, None).await,
         Command::Gate { run: r, command } => run(&r, output, Some(command)).await,
         Command::Merge(args) => Ok(crate::release::merge::run(&args, output).await),
@@ -124,6 +191,21 @@ fn load_quietly(
     artifacts: Option<&Path>,
     profile: Option<&str>,
 ) -> Result<Checklist, AppError> {
+    if !file.exists() && file.symlink_metadata().is_err() {
+        let command = std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .and_then(|a| {
+                ["run", "gate", "validate", "list"]
+                    .into_iter()
+                    .find(|c| *c == a)
+            })
+            .unwrap_or("run");
+        return Err(AppError::NoChecklist {
+            path: file.to_path_buf(),
+            command,
+        });
+    }
     let dir = checklist_dir(file);
     let mut builtins = vec![("checklist_dir".to_string(), dir.display().to_string())];
     let artifacts = artifacts
@@ -190,10 +272,57 @@ fn validate(args: &FileArgs) -> Result<i32, AppError> {
     Ok(exit::PASSED)
 }
 
-fn list(args: &FileArgs) -> Result<i32, AppError> {
-    let vars = cli::parse_vars(&args.vars)?;
-    let c = load(&args.file, &vars, None, args.profile.as_deref())?;
-    let plan = plan::plan(&c, &RunSettings::default())?;
+fn list(args: &cli::ListArgs) -> Result<i32, AppError> {
+    let file = &args.file.file;
+    let c = load(
+        file,
+        &cli::parse_vars(&args.file.vars)?,
+        None,
+        args.file.profile.as_deref(),
+    )?;
+    let settings = RunSettings {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        ..RunSettings::default()
+    };
+    let plan = plan::plan(&c, &settings)?;
+    let needs_of = |p: &plan::PlannedItem| -> Vec<String> {
+        p.def
+            .common
+            .needs
+            .iter()
+            .map(|n| n.get_ref().clone())
+            .collect()
+    };
+    if args.json {
+        let items: Vec<serde_json::Value> = plan
+            .items
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.def.id,
+                    "kind": p.def.kind,
+                    "name": p.def.name,
+                    "description": p.def.common.description,
+                    "tags": p.def.common.tags,
+                    "needs": needs_of(p),
+                    "blocking": p.def.common.blocking,
+                    "timeout": humantime::format_duration(p.timeout).to_string(),
+                    "timeout_seconds": p.timeout.as_secs_f64(),
+                    "file": p.def.file.display().to_string(),
+                    "line": p.def.line,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "checklist": c.name,
+            "items": items,
+            "not_selected": plan.not_selected,
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        println!("{}", c.redactor().redact(&text));
+        return Ok(exit::PASSED);
+    }
     let mut table = comfy_table::Table::new();
     table
         .load_preset(comfy_table::presets::NOTHING)
@@ -201,13 +330,6 @@ fn list(args: &FileArgs) -> Result<i32, AppError> {
             "#", "id", "kind", "blocking", "timeout", "tags", "needs",
         ]);
     for (n, p) in plan.items.iter().enumerate() {
-        let needs: Vec<&str> = p
-            .def
-            .common
-            .needs
-            .iter()
-            .map(|n| n.get_ref().as_str())
-            .collect();
         table.add_row(vec![
             (n + 1).to_string(),
             p.def.id.clone(),
@@ -219,10 +341,13 @@ fn list(args: &FileArgs) -> Result<i32, AppError> {
             },
             humantime::format_duration(p.timeout).to_string(),
             p.def.common.tags.join(","),
-            needs.join(","),
+            needs_of(p).join(","),
         ]);
     }
     println!("{table}");
+    if !plan.not_selected.is_empty() {
+        println!("not selected: {}", plan.not_selected.join(", "));
+    }
     Ok(exit::PASSED)
 }
 
@@ -232,6 +357,7 @@ async fn run(
     deploy: Option<Vec<String>>,
 ) -> Result<i32, AppError> {
     let mut settings = args.settings(output)?;
+    let output = settings.output;
     let checklist = load(
         &settings.checklist_path,
         &settings.vars,
@@ -290,7 +416,7 @@ async fn run(
                 .filter(|i| i.kind == "manual")
                 .map(|i| i.id.as_str())
                 .collect();
-            let hint = crate::suggest::closest(id, manual.iter().copied())
+            let hint = crate::suggest::closest_id(id, manual.iter().copied())
                 .map(|s| format!(", did you mean `{s}`?"))
                 .unwrap_or_default();
             return Err(AppError::UnknownAck {

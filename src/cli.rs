@@ -11,11 +11,13 @@ use crate::release::attest::AttestArgs;
 use crate::release::merge::MergeArgs;
 use crate::release::shard::Shard;
 use crate::release::verify::VerifyArgs;
-use crate::settings::{Ack, Acks, Leftovers, OutputSettings, RunSettings, ShardPlan, current_user};
+use crate::settings::{
+    Ack, Acks, Leftovers, OutputSettings, RunSettings, ShardPlan, Verbosity, current_user,
+};
 
 /// Runs a declarative pre-release checklist and blocks a deploy until every item passes.
 #[derive(Debug, Parser)]
-#[command(name = "preflight", version, about, after_help = EXIT_CODES_HELP)]
+#[command(name = "preflight", version = VERSION, about, after_help = EXIT_CODES_HELP)]
 pub struct Arguments {
     #[command(subcommand)]
     pub command: Command,
@@ -23,6 +25,16 @@ pub struct Arguments {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 }
+
+/// `0.1.0 (commit 1a2b3c4d5e, built 2026-11-30)`: the commit and date come from build.rs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PREFLIGHT_COMMIT"),
+    ", built ",
+    env!("PREFLIGHT_BUILD_DATE"),
+    ")"
+);
 
 const EXIT_CODES_HELP: &str = "Exit codes: 0 every blocking item passed; 1 a blocking item failed or errored; \
 2 the checklist or the command line is invalid; 130 interrupted.";
@@ -41,7 +53,7 @@ pub enum Command {
     /// Parse and check the checklist; run nothing.
     Validate(FileArgs),
     /// Show the items in run order, with kind, tags and needs.
-    List(FileArgs),
+    List(ListArgs),
     /// Run the checklist, then CMD only if every blocking item passed.
     Gate {
         #[command(flatten)]
@@ -56,6 +68,24 @@ pub enum Command {
     /// Check an attestation (`--attest`) before a deploy: exit 0 only if it is a PASSED result
     /// for this commit (and checklist), signed by an allowed key when asked.
     Verify(VerifyArgs),
+    /// Write a commented preflight.toml for the project in this directory, from what it finds.
+    Init(InitArgs),
+    /// List the item kinds and their keys.
+    Kinds,
+    /// Show the keys of one item kind, with their defaults.
+    Explain {
+        /// An item kind: http, command, manual, browser, flags, soak, rollback.
+        kind: String,
+    },
+    /// Print the JSON Schema of the checklist format (for `#:schema` in Taplo / Even Better TOML).
+    Schema,
+    /// Print a shell completion script: `preflight completions bash > /etc/bash_completion.d/preflight`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `preflight man > preflight.1`.
+    Man,
     /// Feature-flag tools: `snapshot` writes the lock file the `drift` rule compares against.
     Flags {
         #[command(subcommand)]
@@ -98,6 +128,31 @@ pub struct FileArgs {
     /// Apply the checklist's `[profile.NAME]` (`validate` without it checks every profile).
     #[arg(long, value_name = "NAME", env = "PREFLIGHT_PROFILE")]
     pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// Only items with this id, kind or tag, and what they need (repeatable), as `run` would.
+    #[arg(long, value_name = "ID|TAG")]
+    pub only: Vec<String>,
+    /// Leave out items with this id, kind or tag (repeatable), as `run` would.
+    #[arg(long, value_name = "ID|TAG")]
+    pub skip: Vec<String>,
+    /// Print JSON: one object per item with id, kind, tags, needs, blocking, timeout, file, line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the checklist; the project is the directory it is in.
+    #[arg(default_value = "preflight.toml")]
+    pub file: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +233,12 @@ pub struct RunArgs {
         env = "PREFLIGHT_LEFTOVERS"
     )]
     pub leftovers: Leftovers,
+    /// Show the details of passing items too (test counts, timings).
+    #[arg(long, short = 'v', conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show only the items that did not pass, and the final line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -200,6 +261,15 @@ pub enum UsageError {
     Durations { path: PathBuf, message: String },
     #[error("`--junit` and `--json` name the same file `{0}`: give each report its own path")]
     SameReport(PathBuf),
+    #[error(
+        "unknown item kind `{kind}`{}: the kinds are {}",
+        crate::syntax::did_you_mean(suggestion),
+        crate::checks::KINDS.join(", ")
+    )]
+    UnknownKind {
+        kind: String,
+        suggestion: Option<String>,
+    },
 }
 
 /// Parses `NAME=VALUE` pairs.
@@ -233,6 +303,7 @@ pub fn output_settings(color: ColorChoice) -> OutputSettings {
         color: color.resolve(),
         live: std::io::stderr().is_terminal() && !ci,
         github_annotations: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+        verbosity: Verbosity::Normal,
     }
 }
 
@@ -326,7 +397,12 @@ pub fn read_acks(path: &Path) -> Result<Acks, UsageError> {
 
 impl RunArgs {
     /// Resolves the flags into settings (reads the acks file).
-    pub fn settings(&self, output: OutputSettings) -> Result<RunSettings, UsageError> {
+    pub fn settings(&self, mut output: OutputSettings) -> Result<RunSettings, UsageError> {
+        output.verbosity = match (self.verbose, self.quiet) {
+            (true, _) => Verbosity::Verbose,
+            (_, true) => Verbosity::Quiet,
+            _ => Verbosity::Normal,
+        };
         let checklist_path = self.file.clone();
         let checklist_dir = std::path::absolute(
             checklist_path

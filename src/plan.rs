@@ -58,14 +58,15 @@ pub fn plan(checklist: &Checklist, settings: &RunSettings) -> Result<Plan, PlanE
     for (flag, values) in [("only", &settings.only), ("skip", &settings.skip)] {
         for v in values.iter() {
             if !items.iter().any(|it| matches(it, v)) {
-                let mut names: BTreeSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
+                let mut names: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
                 names.extend(
                     items
                         .iter()
                         .flat_map(|i| i.common.tags.iter().map(String::as_str)),
                 );
                 names.extend(items.iter().map(|i| i.kind));
-                let suggestion = crate::suggest::closest(v, names);
+                names.dedup();
+                let suggestion = crate::suggest::closest_id(v, names);
                 return Err(PlanError {
                     flag,
                     value: v.clone(),

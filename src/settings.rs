@@ -67,6 +67,19 @@ pub struct OutputSettings {
     pub live: bool,
     /// `GITHUB_ACTIONS=true`: print `::error` annotations.
     pub github_annotations: bool,
+    pub verbosity: Verbosity,
+}
+
+/// How much the terminal reporter shows (`-v`, `-q`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Only the items that did not pass, and the final line.
+    Quiet,
+    /// Every item's line; details of those that did not pass.
+    #[default]
+    Normal,
+    /// Details of passing items too.
+    Verbose,
 }
 
 /// Sign-offs of manual items given ahead of the run.

@@ -10,6 +10,16 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c.to_string())
 }
 
+/// The item id `word` names: an id whose name part (after `kind.`) is `word` (a bare name like
+/// `health` for `http.health`), else the closest id.
+pub fn closest_id<'a>(word: &str, ids: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    ids.iter()
+        .find(|id| id.split_once('.').is_some_and(|(_, name)| name == word))
+        .map(|id| id.to_string())
+        .or_else(|| closest(word, ids.iter().copied()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -21,5 +31,19 @@ mod tests {
             Some("body_contains")
         );
         assert_eq!(super::closest("zzz", keys), None);
+    }
+
+    #[test]
+    fn a_bare_name_suggests_its_id() {
+        let ids = ["http.health", "command.tests", "http.home"];
+        assert_eq!(
+            super::closest_id("health", ids).as_deref(),
+            Some("http.health")
+        );
+        assert_eq!(
+            super::closest_id("http.hom", ids).as_deref(),
+            Some("http.home")
+        );
+        assert_eq!(super::closest_id("deploy", ids), None);
     }
 }

@@ -31,7 +31,7 @@ pub enum ChecklistErrorKind {
         "the checklist has no items: add a table such as `[http.health]` with a `url`, or `[command.tests]` with a `run`"
     )]
     Empty,
-    #[error("invalid name `{name}`: names may use letters, digits, `-` and `_`")]
+    #[error("invalid name `{name}`: names may use ASCII letters, digits, `-` and `_`")]
     InvalidName { name: String },
     #[error(
         "var `{var}`: environment variable `{env}` is not set (set it, or give the var a `default`)"
@@ -320,11 +320,16 @@ pub(crate) fn from_toml(
     span: Option<Range<usize>>,
 ) -> ChecklistError {
     let raw = message.trim().to_string();
-    let message = raw
-        .replace("unknown field", "unknown key")
-        .replace("missing field", "missing key");
-    let suggestion = unknown_key_suggestion(&raw);
     let span = span.map(|span| narrow_to_reference(&text, span, &raw));
+    let key = span
+        .as_ref()
+        .and_then(|s| key_path_at(&text, s.start))
+        .and_then(|k| k.rsplit('.').next().map(str::to_string));
+    let message = type_error_in_words(&raw, key.as_deref()).unwrap_or_else(|| {
+        raw.replace("unknown field", "unknown key")
+            .replace("missing field", "missing key")
+    });
+    let suggestion = unknown_key_suggestion(&raw);
     ChecklistError {
         path,
         source_text: Some(text),
@@ -335,6 +340,70 @@ pub(crate) fn from_toml(
         },
         redactor: Arc::default(),
     }
+}
+
+/// serde's "invalid type: string "200", expected u16" in words a checklist author knows:
+/// "expected an HTTP status number like 200, found the string "200"", with a hint when the
+/// value is right but written as the wrong type (a quoted number, `"yes"`, a lone string).
+fn type_error_in_words(message: &str, key: Option<&str>) -> Option<String> {
+    // toml's own words for an enum given a number, a boolean or an array.
+    if message == "wanted string or table" {
+        return Some("expected one of the names in quotes (a string), found another type".into());
+    }
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    // serde writes "{found}, expected {expected}"; a found string may itself hold ", expected ".
+    let (found, expected) = rest.rsplit_once(", expected ")?;
+    let number = |n: &str| n.parse::<f64>().is_ok();
+    let expected_words = match (key, expected) {
+        (Some("status"), _) => "an HTTP status number like 200".to_string(),
+        (Some("exit_code"), _) => "an exit code number like 0".to_string(),
+        (_, "u8" | "u16" | "u32" | "u64" | "usize") => "a whole number (0 or more)".to_string(),
+        (_, "i8" | "i16" | "i32" | "i64" | "isize") => "a whole number".to_string(),
+        (_, "f32" | "f64") => "a number".to_string(),
+        (_, "a sequence") => "an array like [\"a\", \"b\"]".to_string(),
+        (_, "a boolean") => "`true` or `false`".to_string(),
+        (_, "a string") => "a string in quotes".to_string(),
+        (_, "a map") => "a table like { key = \"value\" }".to_string(),
+        (_, e) if e.starts_with("struct ") => "a table like { key = \"value\" }".to_string(),
+        (_, e) => e.to_string(),
+    };
+    let (found_words, hint) = if let Some(s) = found.strip_prefix("string ") {
+        let inner = s.trim_matches('"');
+        let hint = match expected {
+            _ if expected_words.contains("number") && number(inner) => {
+                format!(": write `{inner}` without quotes")
+            }
+            "a boolean" if matches!(inner, "true" | "false") => {
+                format!(": write `{inner}` without quotes")
+            }
+            "a boolean" => ": write `true` or `false` without quotes".to_string(),
+            "a sequence" => format!(": write [{s}] for one"),
+            _ => String::new(),
+        };
+        (format!("the string {s}"), hint)
+    } else if let Some(n) = found
+        .strip_prefix("integer `")
+        .or_else(|| found.strip_prefix("floating point `"))
+    {
+        (
+            format!("the number {}", n.trim_end_matches('`')),
+            String::new(),
+        )
+    } else if let Some(b) = found.strip_prefix("boolean ") {
+        (b.to_string(), String::new())
+    } else {
+        let found = match found {
+            "sequence" => "an array",
+            "map" => "a table",
+            other => other,
+        };
+        (found.to_string(), String::new())
+    };
+    Some(format!(
+        "expected {expected_words}, found {found_words}{hint}"
+    ))
 }
 
 /// Points a template error at the `${` inside the string rather than at the whole string.

@@ -2,6 +2,7 @@
 
 mod compose;
 mod error;
+pub mod schema;
 mod sources;
 mod waivers;
 
@@ -84,7 +85,7 @@ pub struct ItemDef {
 }
 
 /// A process started before the items and stopped after them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDef {
     #[serde(skip)]
@@ -95,14 +96,16 @@ pub struct ServiceDef {
     #[serde(default)]
     pub env: IndexMap<String, Template>,
     #[serde(default)]
+    #[schemars(with = "Option<Readiness>")]
     pub ready: Option<Spanned<Readiness>>,
     /// Time between SIGTERM and SIGKILL when stopping.
     #[serde(default)]
     pub stop_timeout: Option<Dur>,
 }
 
-/// How to tell a service is ready.
-#[derive(Debug, Clone, Deserialize)]
+/// How to tell a service is ready: exactly one of `http` or `tcp`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[schemars(extend("oneOf" = [{ "required": ["http"] }, { "required": ["tcp"] }]))]
 #[serde(deny_unknown_fields)]
 pub struct Readiness {
     /// A URL that must answer 2xx.
@@ -130,7 +133,8 @@ impl Readiness {
     }
 }
 
-#[derive(Deserialize)]
+/// `[checklist]`: the run's name and defaults.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Meta {
     #[serde(default)]
@@ -138,6 +142,7 @@ struct Meta {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<usize>", range(min = 1))]
     jobs: Option<Spanned<usize>>,
     #[serde(default)]
     timeout: Option<Timeout>,
@@ -251,7 +256,9 @@ enum VarDef {
     Table(VarTable),
 }
 
-#[derive(Deserialize)]
+/// A var from a table: its value, or the environment variable it comes from.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(extend("anyOf" = [{ "required": ["value"] }, { "required": ["env"] }]))]
 #[serde(deny_unknown_fields)]
 struct VarTable {
     #[serde(default)]
@@ -661,7 +668,7 @@ fn validate_needs(items: &[ItemDef]) -> Result<(), (Range<usize>, ChecklistError
                 ));
             }
             if !ids.contains_key(n) {
-                let suggestion = crate::suggest::closest(n, ids.keys().copied());
+                let suggestion = crate::suggest::closest_id(n, items.iter().map(|i| i.id.as_str()));
                 return Err((
                     need.span(),
                     ChecklistErrorKind::UnknownNeed {

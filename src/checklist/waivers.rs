@@ -21,16 +21,24 @@ pub const DEFAULT_MAX_WAIVER: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The `[waivers]` table: item id → waiver.
 pub(super) type Tables = IndexMap<Spanned<String>, Entry>;
 
-#[derive(Deserialize)]
+/// A waiver: the item may fail without closing the gate, for a reason, until a date.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Entry {
+    /// Why the item may fail (required, not blank).
+    #[schemars(with = "String")]
     reason: Spanned<String>,
+    /// Who waived it.
     #[serde(default)]
     by: Option<String>,
     /// A TOML date (`2026-12-01`) or a string holding one.
+    #[schemars(with = "String")]
     until: Spanned<toml::Value>,
+    /// Only for this commit.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     commit: Option<Spanned<String>>,
+    /// Only for this version.
     #[serde(default)]
     version: Option<String>,
 }
@@ -54,7 +62,7 @@ pub(super) fn check(
     let mut waivers = Waivers::default();
     for (id, entry) in tables {
         if !items.contains(&id.get_ref().as_str()) {
-            let suggestion = crate::suggest::closest(id.get_ref(), items.iter().copied());
+            let suggestion = crate::suggest::closest_id(id.get_ref(), items.iter().copied());
             return Err((
                 id.span(),
                 ChecklistErrorKind::UnknownWaiver {

@@ -64,6 +64,32 @@ impl HttpItem {
     }
 }
 
+crate::string_schema!(
+    HeaderKey,
+    "HeaderName",
+    "an HTTP header name",
+    "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+);
+crate::string_schema!(
+    Method,
+    "Method",
+    "an HTTP method like GET or POST",
+    "pattern": "^[A-Za-z]+$"
+);
+crate::string_schema!(
+    HttpUrl,
+    "HttpUrl",
+    "an absolute http(s) URL (vars allowed: `${base}/health`)",
+    "pattern": r"^\s*(?:[hH][tT][tT][pP][sS]?://|\$\{)",
+    "allOf": serde_json::json!([{ "pattern": crate::syntax::schema::TEMPLATE_PATTERN }])
+);
+crate::string_schema!(
+    JsonPointer,
+    "JsonPointer",
+    "a JSON pointer like `/status` (RFC 6901)",
+    "pattern": "^(/.*)?$"
+);
+
 /// An HTTP header name, checked when the checklist is read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HeaderKey(pub reqwest::header::HeaderName);

@@ -77,3 +77,53 @@ fn read_item<C: ItemConfig + Check>(kind: &'static str, name: Spanned<String>, c
         check: Arc::new(cfg),
     }
 }
+
+/// The JSON Schema of one `[KIND.NAME]` table, from its configuration type: a `$ref` into the
+/// generator's definitions when `subschema`, else the whole schema (for `kinds`/`explain`).
+pub fn item_schema(
+    kind: &str,
+    generator: &mut schemars::SchemaGenerator,
+    subschema: bool,
+) -> Option<schemars::Schema> {
+    fn of<T: schemars::JsonSchema>(
+        g: &mut schemars::SchemaGenerator,
+        sub: bool,
+    ) -> schemars::Schema {
+        if sub {
+            g.subschema_for::<T>()
+        } else {
+            g.root_schema_for::<T>()
+        }
+    }
+    Some(match kind {
+        "http" => of::<http::HttpItem>(generator, subschema),
+        "command" => of::<command::CommandItem>(generator, subschema),
+        "manual" => of::<manual::ManualItem>(generator, subschema),
+        "rollback" => of::<rollback::RollbackItem>(generator, subschema),
+        "browser" => of::<browser::BrowserItem>(generator, subschema),
+        "flags" => of::<flags::FlagsItem>(generator, subschema),
+        "soak" => of::<soak::SoakItem>(generator, subschema),
+        _ => return None,
+    })
+}
+
+/// The JSON Schema of a kind's whole table: items by name, and for `[browser]` its run-wide
+/// settings keys beside them.
+pub fn section_schema(
+    kind: &str,
+    generator: &mut schemars::SchemaGenerator,
+) -> Option<schemars::Schema> {
+    let item = item_schema(kind, generator, true)?;
+    let mut section = schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": crate::syntax::schema::NAME_PATTERN },
+        "additionalProperties": item,
+    });
+    if kind == "browser" {
+        let settings = generator.root_schema_for::<browser::BrowserSettings>();
+        if let Some(props) = settings.get("properties") {
+            section.insert("properties".into(), props.clone());
+        }
+    }
+    Some(section)
+}

@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-pub use kinds::{KINDS, KindSection, ReadItem};
+pub use kinds::{KINDS, KindSection, ReadItem, item_schema, section_schema};
 
 use crate::redact::Redactor;
 use crate::settings::RunSettings;

@@ -12,13 +12,14 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{ItemResult, Outcome, RunReport};
 use crate::runner::Event;
-use crate::settings::OutputSettings;
+use crate::settings::{OutputSettings, Verbosity};
 
 /// Lines of an item's details shown under a failure (the full text is in the reports).
 const DETAIL_LINES: usize = 25;
 
 struct Style {
     color: bool,
+    verbosity: Verbosity,
     /// Wrap the summary table to the terminal's width (CI logs keep one row per item).
     wrap: bool,
 }
@@ -143,8 +144,10 @@ pub async fn run(
 ) {
     let style = Style {
         color: settings.color,
+        verbosity: settings.verbosity,
         wrap: settings.live,
     };
+    let quiet = settings.verbosity == Verbosity::Quiet;
     let mut running: BTreeMap<String, Instant> = BTreeMap::new();
     let (mut done, mut total) = (0usize, 0usize);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -158,6 +161,18 @@ pub async fn run(
         };
         let mut text = String::new();
         let finished = matches!(event, Event::RunFinished { .. });
+        // `-q`: only what did not pass (and, from the caller, the final line).
+        let shown_when_quiet = match &event {
+            Event::ServiceFailed { .. }
+            | Event::Interrupted
+            | Event::Stopping { .. }
+            | Event::LeftBehind { .. } => true,
+            Event::ItemFinished { result, .. } => matches!(
+                result.outcome,
+                Outcome::Failed | Outcome::Errored | Outcome::Interrupted
+            ),
+            _ => false,
+        };
         match event {
             Event::RunStarted {
                 checklist,
@@ -248,7 +263,7 @@ pub async fn run(
                 text = summary(&style, &report);
             }
         }
-        if !text.is_empty() {
+        if !text.is_empty() && (shown_when_quiet || !quiet) {
             screen.print(&text);
         }
         if finished {
@@ -314,7 +329,9 @@ fn item_line(style: &Style, r: &ItemResult) -> String {
     for w in &r.warnings {
         let _ = writeln!(s, "        {} {w}", style.paint("33", "warning:"));
     }
-    if matches!(r.outcome, Outcome::Failed | Outcome::Errored) && !r.details.is_empty() {
+    let show_details = matches!(r.outcome, Outcome::Failed | Outcome::Errored)
+        || style.verbosity == Verbosity::Verbose;
+    if show_details && !r.details.is_empty() {
         // Cleaned whole: a progress line's `\r` becomes a line break of its own.
         let details = super::clean_text(&r.details);
         let lines: Vec<&str> = details.lines().collect();
@@ -339,6 +356,7 @@ fn item_line(style: &Style, r: &ItemResult) -> String {
 pub fn summary_text(report: &RunReport, settings: OutputSettings) -> String {
     let style = Style {
         color: settings.color,
+        verbosity: settings.verbosity,
         wrap: settings.live,
     };
     summary(&style, report)
@@ -403,7 +421,11 @@ fn summary(style: &Style, report: &RunReport) -> String {
 
 /// The closing line, printed once the reports are written: `problem` is why one could not be.
 pub fn verdict(report: &RunReport, problem: Option<&str>, color: bool) -> String {
-    let style = Style { color, wrap: false };
+    let style = Style {
+        color,
+        verbosity: Verbosity::Normal,
+        wrap: false,
+    };
     let line = if report.interrupted {
         let why = problem.map(|p| format!("; {p}")).unwrap_or_default();
         style.paint("35;1", &format!("gate: INTERRUPTED{why} (exit 130)"))

@@ -53,7 +53,9 @@ pub trait ItemConfig {
 
 /// Declares an item kind's configuration struct: its own fields plus the common item keys
 /// (`description`, `timeout`, `retries`, `retry_delay`, `needs`, `tags`, `blocking`), with
-/// `deny_unknown_fields`. (serde's `flatten` would lose both `deny_unknown_fields` and spans.)
+/// `deny_unknown_fields`, and its JSON Schema (`preflight schema`; a field whose type has none,
+/// like `toml::Spanned<T>`, says `#[schemars(with = "T")]`). (serde's `flatten` would lose both
+/// `deny_unknown_fields` and spans.)
 #[macro_export]
 macro_rules! item_config {
     (
@@ -63,7 +65,7 @@ macro_rules! item_config {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, serde::Deserialize)]
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: $ty, )*
@@ -79,8 +81,9 @@ macro_rules! item_config {
             /// Pause between attempts.
             #[serde(default)]
             pub retry_delay: Option<$crate::syntax::Dur>,
-            /// Items that must pass before this one runs.
+            /// Items that must pass before this one runs (ids like `http.health`).
             #[serde(default)]
+            #[schemars(with = "Vec<String>")]
             pub needs: Vec<toml::Spanned<String>>,
             /// Labels for `--only`/`--skip`.
             #[serde(default)]

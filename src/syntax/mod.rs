@@ -4,6 +4,7 @@
 //! but [`crate::suggest`], so `checklist` and `checks` both depend on it and not on each other.
 
 mod item;
+pub mod schema;
 pub mod template;
 mod values;
 

@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::template::{self, Template};
 
-/// A duration written as `500ms`, `2s`, `1m30s` (or a bare number of seconds).
+/// A duration written as a string with a unit: `500ms`, `2s`, `1m30s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 
@@ -33,19 +33,22 @@ impl<'de> Deserialize<'de> for Dur {
                     ))
                 })
             }
+            // A bare number has no unit: `timeout = 120` could mean seconds or milliseconds.
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Dur, E> {
-                u64::try_from(n)
-                    .map(|n| Dur(Duration::from_secs(n)))
-                    .map_err(|_| E::custom(format!("invalid duration `{n}`: must not be negative")))
+                Err(E::custom(bare_number(&n.to_string())))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
-                Duration::try_from_secs_f64(n)
-                    .map(Dur)
-                    .map_err(|_| E::custom(format!("invalid duration `{n}`")))
+                Err(E::custom(bare_number(&n.to_string())))
             }
         }
         d.deserialize_any(V)
     }
+}
+
+fn bare_number(n: &str) -> String {
+    format!(
+        "expected a duration with a unit, found the bare number {n}: write `\"{n}s\"` for seconds (or `\"{n}ms\"`, `\"{n}m\"`)"
+    )
 }
 
 /// A time limit: a [`Dur`] that must be more than zero (`timeout = "0s"` would fail every

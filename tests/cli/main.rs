@@ -3,15 +3,18 @@
 
 mod bad_checklists;
 mod browser;
+mod discover;
 mod environments;
 mod flags;
 mod foundation;
 mod html;
+mod init;
 mod integrity;
 mod junit;
 mod records;
 mod rerun;
 mod rollback;
+mod schema;
 mod soak;
 mod soak_apps;
 mod support;

@@ -44,7 +44,7 @@ const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_GOTO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Run-wide browser settings (`[browser]`; `--webdriver-url` overrides `webdriver_url`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserSettings {
     /// What a `goto` that is a path (`/products`) is joined to.
@@ -61,6 +61,7 @@ pub struct BrowserSettings {
     pub window_size: Option<WindowSize>,
     /// `chromium` / `chrome` (the default).
     #[serde(default)]
+    #[schemars(extend("enum" = ["chromium", "chrome"]))]
     pub browser: Option<String>,
     /// The browser executable (default: `chromium`/`google-chrome` on PATH).
     #[serde(default)]
@@ -82,6 +83,13 @@ impl BrowserSettings {
 /// `1280x800`.
 #[derive(Debug, Clone, Copy)]
 pub struct WindowSize(pub u32, pub u32);
+
+crate::string_schema!(
+    WindowSize,
+    "WindowSize",
+    "WIDTHxHEIGHT, like `1280x800`",
+    "pattern": r"^\s*[0-9]+\s*[xX,]\s*[0-9]+\s*$"
+);
 
 impl<'de> Deserialize<'de> for WindowSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -218,9 +226,11 @@ crate::item_config! {
         pub steps: Vec<Step>,
         /// Run the journey this many times (each in a fresh session); default 1.
         #[serde(default)]
+        #[schemars(with = "Option<u32>")]
         pub repeat: Option<Spanned<u32>>,
         /// At most this many sessions of this journey at once; default 1.
         #[serde(default)]
+        #[schemars(with = "Option<u32>")]
         pub parallel: Option<Spanned<u32>>,
         /// Time one step may take; default 10s.
         #[serde(default)]

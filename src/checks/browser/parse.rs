@@ -42,7 +42,7 @@ const ACTIONS: &[&str] = &[
 /// A step as written: one action key plus the keys that go with it. Values that take several
 /// shapes (`expect_url = "..."` or `{ contains = "..." }`) stay TOML values until the action
 /// is known, so their errors name the key.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
     goto: Option<Template>,
@@ -67,20 +67,26 @@ struct RawStep {
     expect_attribute: Option<Template>,
     name: Option<Template>,
     expect_count: Option<Template>,
+    #[schemars(with = "Option<serde_json::Value>")]
     equals: Option<toml::Value>,
     contains: Option<Template>,
     matches: Option<Template>,
     ignore_case: Option<bool>,
     at_least: Option<u32>,
     at_most: Option<u32>,
+    #[schemars(with = "Option<serde_json::Value>")]
     expect_url: Option<toml::Value>,
+    #[schemars(with = "Option<serde_json::Value>")]
     expect_title: Option<toml::Value>,
     expect_visible: Option<Template>,
     expect_absent: Option<Template>,
+    #[schemars(with = "Option<serde_json::Value>")]
     switch_to_window: Option<toml::Value>,
     within_frame: Option<Template>,
     leave_frame: Option<bool>,
+    #[schemars(with = "Option<serde_json::Value>")]
     accept_dialog: Option<toml::Value>,
+    #[schemars(with = "Option<serde_json::Value>")]
     dismiss_dialog: Option<toml::Value>,
     screenshot: Option<Template>,
     timeout: Option<Dur>,
@@ -102,6 +108,16 @@ struct MatchTable {
 struct WindowTable {
     title: Option<Template>,
     url: Option<Template>,
+}
+
+/// A step is written as a [`RawStep`] (the schema cannot say "exactly one action key").
+impl schemars::JsonSchema for Step {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawStep::json_schema(generator)
+    }
 }
 
 impl<'de> Deserialize<'de> for Step {

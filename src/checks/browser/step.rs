@@ -296,7 +296,7 @@ impl fmt::Display for WindowRef {
 }
 
 /// What `wait_for` waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WaitState {
     /// In the page and displayed.

@@ -15,6 +15,7 @@ crate::item_config! {
     pub struct FlagsItem {
         /// Where the flags come from: `flagd`, `ofrep`, `unleash`, `launchdarkly`, `posthog`,
         /// `growthbook`, `flagsmith`, `configcat` or `plain`.
+        #[schemars(with = "SourceKind")]
         pub source: toml::Spanned<SourceKind>,
         /// A flag file (relative to the checklist's directory).
         #[serde(default)]
@@ -96,7 +97,7 @@ impl FlagsItem {
 }
 
 /// The kinds of flag source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     Flagd,
@@ -127,7 +128,7 @@ impl fmt::Display for SourceKind {
 }
 
 /// How a token is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthScheme {
     /// `Authorization: Bearer TOKEN`
@@ -141,7 +142,9 @@ pub enum AuthScheme {
 }
 
 /// What a broken rule does to the item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, PartialOrd, Ord, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The rule is not checked.
@@ -153,7 +156,7 @@ pub enum Severity {
 }
 
 /// Rule 1: experimental flags must be off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentsRule {
     #[serde(default)]
@@ -169,7 +172,7 @@ pub struct ExperimentsRule {
 /// Rule 2: no per-customer targeting on unreleased flags (and, as `group_targeting`, no
 /// targeting of a group picked by part of an id); also the `broken` rule: flags the source
 /// cannot evaluate. Only a severity.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NarrowRule {
     #[serde(default)]
@@ -177,7 +180,7 @@ pub struct NarrowRule {
 }
 
 /// Rule 3: every enabled flag is approved.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowlistRule {
     #[serde(default)]
@@ -190,7 +193,7 @@ pub struct AllowlistRule {
 }
 
 /// Rule 4: changes since the last snapshot are approved.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DriftRule {
     #[serde(default)]
@@ -203,7 +206,7 @@ pub struct DriftRule {
 }
 
 /// Rule 5: flags past their type's lifetime.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgeRule {
     #[serde(default)]
@@ -220,7 +223,7 @@ pub struct AgeRule {
 }
 
 /// Rule 6: flag keys referenced in the code.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRefsRule {
     /// Severity of a referenced key the source does not know.

@@ -58,6 +58,12 @@ crate::item_config! {
 #[derive(Debug, Clone)]
 pub struct TagPattern(pub glob::Pattern);
 
+crate::string_schema!(
+    TagPattern,
+    "TagPattern",
+    "a glob for release tag names, like `v*`"
+);
+
 impl<'de> Deserialize<'de> for TagPattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = Template::deserialize(d)?;
@@ -68,7 +74,7 @@ impl<'de> Deserialize<'de> for TagPattern {
 }
 
 /// `migrations = { dir = "migrations", tool = "sqlx" }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationsConfig {
     /// Relative to the checklist's directory; must be inside the repository.
@@ -78,7 +84,7 @@ pub struct MigrationsConfig {
 }
 
 /// The migration tool, or `auto` to tell from the files.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolSetting {
     #[default]
@@ -106,7 +112,7 @@ impl ToolSetting {
 }
 
 /// Whether dangerous statements fail the item or only warn.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DangerousMode {
     #[default]
@@ -115,7 +121,9 @@ pub enum DangerousMode {
 }
 
 /// How the previous release comes back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Run the down migrations, then deploy the previous build: every migration needs a way
@@ -128,7 +136,7 @@ pub enum Strategy {
 }
 
 /// What reviewed (acknowledged) findings do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AcknowledgedMode {
     #[default]
@@ -144,11 +152,21 @@ pub struct AllowEntry {
     pub reason: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AllowTable {
     migration: String,
     reason: String,
+}
+
+/// Written as an [`AllowTable`].
+impl schemars::JsonSchema for AllowEntry {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AllowEntry".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        AllowTable::json_schema(generator)
+    }
 }
 
 impl<'de> Deserialize<'de> for AllowEntry {

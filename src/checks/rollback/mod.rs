@@ -10,7 +10,7 @@ mod canonical;
 mod changes;
 mod config;
 mod git;
-mod migrations;
+pub mod migrations;
 mod report;
 mod review;
 mod sql;

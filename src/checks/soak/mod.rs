@@ -57,16 +57,20 @@ crate::item_config! {
     pub struct SoakItem {
         /// A `[service.NAME]` whose process is watched.
         #[serde(default)]
+        #[schemars(with = "Option<String>")]
         pub service: Option<Spanned<String>>,
         /// Requests per second in the steady phases (default 50).
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub rate: Option<Spanned<f64>>,
         /// Closed loop instead of an open model: this many connections, each sending its next
         /// request when the last one returned (a capacity check; excludes `rate`).
         #[serde(default)]
+        #[schemars(with = "Option<usize>")]
         pub connections: Option<Spanned<usize>>,
         /// Whole run, all phases (default 60s).
         #[serde(default)]
+        #[schemars(with = "Option<Dur>")]
         pub duration: Option<Spanned<Dur>>,
         pub requests: Vec<RequestSpec>,
         #[serde(default)]
@@ -76,12 +80,14 @@ crate::item_config! {
         pub phases: Option<PhaseSpec>,
         /// Spike rate as a multiple of `rate` (default 4).
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub spike: Option<Spanned<f64>>,
         /// Per-request timeout (default 5s); a request not answered in time counts as a timeout.
         #[serde(default)]
         pub request_timeout: Option<Dur>,
         /// Requests in flight (connections) beyond this are dropped and counted (default 256).
         #[serde(default)]
+        #[schemars(with = "Option<usize>")]
         pub max_in_flight: Option<Spanned<usize>>,
         #[serde(default)]
         pub max_p50: Option<Dur>,
@@ -91,12 +97,14 @@ crate::item_config! {
         pub max_p99: Option<Dur>,
         /// Failed requests over sent requests (default 0.01).
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub max_error_rate: Option<Spanned<f64>>,
         /// Memory growth per hour that fails (default: max(10% of baseline, 64 MiB)).
         #[serde(default)]
         pub max_memory_growth: Option<ByteSize>,
         /// Requests per second in production: growth per request is projected at this rate.
         #[serde(default)]
+        #[schemars(with = "Option<f64>")]
         pub production_rate: Option<Spanned<f64>>,
         /// Memory the app may still grow by in production (e.g. the container limit minus the
         /// steady level): fails when the leak would use it up before `min_uptime`.
@@ -112,11 +120,12 @@ crate::item_config! {
 }
 
 /// One kind of request of the mix.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     #[serde(default)]
     pub method: Option<Method>,
+    #[schemars(with = "HttpUrl")]
     pub url: Spanned<HttpUrl>,
     #[serde(default)]
     pub headers: IndexMap<String, Template>,
@@ -124,6 +133,7 @@ pub struct RequestSpec {
     pub body: Option<Template>,
     /// Share of the mix (default 1).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub weight: Option<Spanned<u32>>,
     /// Statuses that count as success (default: any below 400).
     #[serde(default)]
@@ -131,7 +141,7 @@ pub struct RequestSpec {
 }
 
 /// What to watch besides the load's own figures.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WatchSpec {
     /// A Prometheus text-format endpoint.
@@ -139,6 +149,7 @@ pub struct WatchSpec {
     pub metrics: Option<HttpUrl>,
     /// A pid, or `"service"` for the item's service.
     #[serde(default)]
+    #[schemars(with = "Option<PidSpec>")]
     pub pid: Option<Spanned<PidSpec>>,
     /// A file holding the pid (relative to the checklist).
     #[serde(default)]
@@ -151,13 +162,16 @@ pub struct WatchSpec {
     pub backend_port: Option<u16>,
     /// Extra countable gauges from `metrics`, like `hikaricp_connections_active`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub gauges: Vec<Spanned<String>>,
     /// Gauges of requests waiting for a pooled resource: non-zero at the end fails.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub waiters: Vec<Spanned<String>>,
     /// The memory series to judge, `name` or `name{label="value"}` from `metrics` (default: a
     /// known live-heap gauge when the endpoint has one, else RSS).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub memory: Option<Spanned<String>>,
     /// Sampling interval (default: duration/50 within 100ms..1s).
     #[serde(default)]
@@ -165,7 +179,7 @@ pub struct WatchSpec {
 }
 
 /// Phase lengths; unset ones come from `duration`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseSpec {
     /// Load at `rate` with a burst at the spike rate before anything is measured, so pools,

@@ -12,6 +12,24 @@ pub enum PidSpec {
     Service,
 }
 
+impl schemars::JsonSchema for PidSpec {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PidSpec".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a process id, or \"service\"",
+            "anyOf": [
+                { "type": "integer", "minimum": 1 },
+                { "type": "string", "pattern": "^(service|[0-9]+)$" }
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for PidSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
