@@ -62,3 +62,18 @@ if [ ! -f ci/.npm/node_modules/vnu-jar/build/dist/vnu.jar ]; then
   echo "ci/install-deps.sh: npm install vnu-jar@26.9.27"
   npm install --silent --no-audit --no-fund --prefix ci/.npm vnu-jar@26.9.27
 fi
+
+# Real apps for the soak tests (fixtures/soak-apps): nginx and PostgreSQL from Debian, the Python
+# app's packages in a git-ignored virtualenv, the Node app's packages in its git-ignored
+# node_modules.
+need_apt=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v node >/dev/null || need_apt+=(nodejs)
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "ci/install-deps.sh: apt-get install ${need_apt[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+bash fixtures/soak-apps/install.sh

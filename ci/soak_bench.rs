@@ -98,23 +98,27 @@ fn main() {
                 targets: vec![target(url)],
                 order: vec![0],
                 request_timeout: Duration::from_secs(5),
-                max_in_flight: 10_000,
+                max_in_flight: preflight::checks::soak::DEFAULT_MAX_IN_FLIGHT,
+                connections: None,
             };
-            let client =
-                load::client(Duration::from_secs(5)).unwrap_or_else(|e| fail(&e.to_string()));
             let cpu0 = cpu_seconds();
             let wall0 = Instant::now();
-            let r = rt.block_on(load::run(&cfg, client, tokio::time::Instant::now()));
+            let r = rt.block_on(load::run(
+                &cfg,
+                tokio::time::Instant::now(),
+                tokio_util::sync::CancellationToken::new(),
+            ));
             let wall = wall0.elapsed().as_secs_f64();
             let cpu = cpu_seconds() - cpu0;
             let t = r.total();
             let q = |p: f64| t.latency.value_at_quantile(p) as f64 / 1000.0;
             println!(
-                "mode=open target_rate={rate} planned={} sent={} ok={} errors={} dropped={} achieved_rate={:.1} achieved_pct={:.2} last_send_late_ms={:.1} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} wall_s={wall:.2} cpu_s={cpu:.2} cpu_cores={:.3}",
+                "mode=open target_rate={rate} planned={} sent={} ok={} errors={} {:?} dropped={} achieved_rate={:.1} achieved_pct={:.2} last_send_late_ms={:.1} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} wall_s={wall:.2} cpu_s={cpu:.2} cpu_cores={:.3}",
                 t.planned,
                 t.sent,
                 t.ok,
                 t.failed(),
+                t.errors,
                 t.dropped,
                 t.sent as f64 / r.dispatched.as_secs_f64().max(secs),
                 100.0 * t.sent as f64 / r.dispatched.as_secs_f64().max(secs) / rate,
@@ -132,11 +136,8 @@ fn main() {
             if !((1..=1000).contains(&conns) && secs > 0.0 && secs <= 120.0) {
                 fail("CONNS must be in 1..=1000 and SECS in (0, 120]");
             }
-            let client =
-                load::client(Duration::from_secs(5)).unwrap_or_else(|e| fail(&e.to_string()));
             let cpu0 = cpu_seconds();
             let (ok, err) = rt.block_on(load::closed_loop(
-                client,
                 target(url),
                 conns,
                 Duration::from_secs_f64(secs),

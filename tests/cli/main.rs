@@ -16,4 +16,5 @@ mod rerun;
 mod rollback;
 mod schema;
 mod soak;
+mod soak_apps;
 mod support;

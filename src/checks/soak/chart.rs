@@ -7,6 +7,21 @@ use std::fmt::Write as _;
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// Its verdict failed: drawn thick and marked in the legend.
+    pub failed: bool,
+    /// Drawn dashed (a fitted line, not measurements).
+    pub dashed: bool,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            failed: false,
+            dashed: false,
+        }
+    }
 }
 
 /// One panel (a y-axis of its own).
@@ -14,6 +29,8 @@ pub struct Series {
 pub struct Panel {
     pub title: String,
     pub series: Vec<Series>,
+    /// The y-axis spans the data only (not from zero), so small changes of a large level show.
+    pub zoom: bool,
 }
 
 const WIDTH: f64 = 900.0;
@@ -22,7 +39,9 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 30.0;
 const GAP: f64 = 30.0;
-const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+const COLOURS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+];
 
 /// Renders the panels over `[0, total]` seconds; `phases` are `(name, start, end)`.
 pub fn render(title: &str, panels: &[Panel], phases: &[(String, f64, f64)], total: f64) -> String {
@@ -70,21 +89,28 @@ pub fn render(title: &str, panels: &[Panel], phases: &[(String, f64, f64)], tota
             .flat_map(|se| se.points.iter().map(|p| p.1))
             .filter(|v| v.is_finite())
             .collect();
-        let lo = values
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-            .min(0.0);
+        let mut lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        if !panel.zoom || !lo.is_finite() {
+            lo = lo.min(0.0);
+        }
         let mut hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if panel.zoom && hi.is_finite() && hi > lo {
+            let pad = (hi - lo) * 0.05;
+            lo -= pad;
+            hi += pad;
+        }
         if !hi.is_finite() || hi <= lo {
             hi = lo + 1.0;
         }
         let y = |v: f64| bottom - (v - lo) / (hi - lo) * (bottom - top - 14.0);
+        let failed = panel.series.iter().any(|se| se.failed);
         let _ = writeln!(
             s,
-            r##"<text x="{LEFT}" y="{:.1}" font-weight="bold">{}</text>"##,
+            r##"<text x="{LEFT}" y="{:.1}" font-weight="bold" fill="{}">{}{}</text>"##,
             top - 3.0,
-            esc(&panel.title)
+            if failed { "#c00000" } else { "#000" },
+            esc(&panel.title),
+            if failed { " — FAIL" } else { "" }
         );
         let _ = writeln!(
             s,
@@ -115,19 +141,30 @@ pub fn render(title: &str, panels: &[Panel], phases: &[(String, f64, f64)], tota
                 .map(|&(t, v)| format!("{:.1},{:.1}", x(t), y(v)))
                 .collect();
             if !pts.is_empty() {
+                let width = if se.failed { 3.0 } else { 1.5 };
+                let dash = if se.dashed {
+                    r#" stroke-dasharray="6 3""#
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     s,
-                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
+                    r#"<polyline fill="none" stroke="{colour}" stroke-width="{width}"{dash} points="{}"/>"#,
                     pts.join(" ")
                 );
             }
+            let label = if se.failed {
+                format!("{} ✗", se.name)
+            } else {
+                se.name.clone()
+            };
             let _ = writeln!(
                 s,
                 r#"<text x="{legend_x:.1}" y="{:.1}" fill="{colour}">{}</text>"#,
                 top - 3.0,
-                esc(&se.name)
+                esc(&label)
             );
-            legend_x += 8.0 * se.name.len() as f64 + 20.0;
+            legend_x += 6.5 * label.chars().count() as f64 + 16.0;
         }
         if pi + 1 == panels.len() {
             for k in 0..=5 {
@@ -167,12 +204,12 @@ mod tests {
 
     #[test]
     fn renders_panels_phases_and_escapes() {
+        let mut rss = Series::new("rss", vec![(0.0, 100.0), (5.0, 101.0), (6.0, f64::NAN)]);
+        rss.failed = true;
         let panels = vec![Panel {
             title: "RSS <MiB>".into(),
-            series: vec![Series {
-                name: "rss".into(),
-                points: vec![(0.0, 1.0), (5.0, 2.0), (6.0, f64::NAN)],
-            }],
+            series: vec![rss],
+            zoom: true,
         }];
         let svg = render(
             "soak & co",
@@ -184,5 +221,8 @@ mod tests {
         assert!(svg.contains("soak &amp; co") && svg.contains("RSS &lt;MiB&gt;"));
         assert!(svg.contains(">baseline<") && svg.contains("<polyline"));
         assert!(!svg.contains("NaN"));
+        // A failing series is marked; a zoomed axis starts near the data, not at zero.
+        assert!(svg.contains("— FAIL") && svg.contains("rss ✗"));
+        assert!(svg.contains(">99.95<") && !svg.contains(">0.00<"), "{svg}");
     }
 }

@@ -1,19 +1,19 @@
 //! `[soak.NAME]`: a short load run that watches the app's resources and fails on a leak, a
 //! latency breach or a server that stops answering.
 //!
-//! The run goes through phases (baseline → ramp → steady A → spike → steady B → cooldown) while
-//! [`load`] drives an open-model load at the app and [`watch`] samples its process, its TCP
-//! connections and its metrics. [`verdict`] judges each signal with the robust statistics of
-//! [`stats`]; [`chart`] draws it all.
+//! The run goes through phases (warm-up → baseline → ramp → steady A → spike → steady B →
+//! cooldown) while [`load`] drives an open-model (or closed-loop) load at the app and [`watch`]
+//! samples its processes, their sockets and its metrics. [`verdict`] judges each signal with the
+//! robust statistics of [`stats`]; [`chart`] draws it all.
 
 pub mod chart;
 pub mod load;
 pub mod prom;
 pub mod stats;
+mod values;
 mod verdict;
 pub mod watch;
 
-use std::fmt;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
@@ -21,14 +21,14 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 use super::http::{HttpUrl, Method};
 use super::{Check, CheckContext, CheckOutput, ValidateContext};
-use crate::syntax::{Dur, ItemErrorKind, OneOrMany, Template};
+use crate::syntax::{ByteSize, Dur, ItemErrorKind, OneOrMany, Template};
 use load::{LoadConfig, Plan, Target};
 use prom::Selector;
+pub use values::PidSpec;
 use watch::WatchConfig;
 
 /// Highest arrival rate (requests/s, spike included) a checklist may ask for.
@@ -41,8 +41,15 @@ const DEFAULT_RATE: f64 = 50.0;
 const DEFAULT_DURATION: Duration = Duration::from_secs(60);
 const DEFAULT_SPIKE: f64 = 4.0;
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+/// Each request in flight holds a connection of its own (HTTP/1.1): a stalled app is not
+/// flooded with more than this many (nginx's default `worker_connections 512` counts both ends
+/// of a proxied request).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+/// How long `memory_headroom` must last when `min_uptime` is not given.
+const DEFAULT_MIN_UPTIME: Duration = Duration::from_secs(7 * 86400);
+/// Most connections a closed-loop soak may open.
+pub const MAX_CONNECTIONS: usize = 10_000;
 
 crate::item_config! {
     /// Load for a while; fail on leaks (fds, connections, pool, memory trend), latency
@@ -56,6 +63,11 @@ crate::item_config! {
         #[serde(default)]
         #[schemars(with = "Option<f64>")]
         pub rate: Option<Spanned<f64>>,
+        /// Closed loop instead of an open model: this many connections, each sending its next
+        /// request when the last one returned (a capacity check; excludes `rate`).
+        #[serde(default)]
+        #[schemars(with = "Option<usize>")]
+        pub connections: Option<Spanned<usize>>,
         /// Whole run, all phases (default 60s).
         #[serde(default)]
         #[schemars(with = "Option<Dur>")]
@@ -73,7 +85,7 @@ crate::item_config! {
         /// Per-request timeout (default 5s); a request not answered in time counts as a timeout.
         #[serde(default)]
         pub request_timeout: Option<Dur>,
-        /// Requests in flight beyond this are dropped and counted (default 1000).
+        /// Requests in flight (connections) beyond this are dropped and counted (default 256).
         #[serde(default)]
         #[schemars(with = "Option<usize>")]
         pub max_in_flight: Option<Spanned<usize>>,
@@ -87,9 +99,20 @@ crate::item_config! {
         #[serde(default)]
         #[schemars(with = "Option<f64>")]
         pub max_error_rate: Option<Spanned<f64>>,
-        /// Memory growth per hour that fails (default: max(10% of baseline RSS, 64 MiB)).
+        /// Memory growth per hour that fails (default: max(10% of baseline, 64 MiB)).
         #[serde(default)]
         pub max_memory_growth: Option<ByteSize>,
+        /// Requests per second in production: growth per request is projected at this rate.
+        #[serde(default)]
+        #[schemars(with = "Option<f64>")]
+        pub production_rate: Option<Spanned<f64>>,
+        /// Memory the app may still grow by in production (e.g. the container limit minus the
+        /// steady level): fails when the leak would use it up before `min_uptime`.
+        #[serde(default)]
+        pub memory_headroom: Option<ByteSize>,
+        /// How long the app must run between deploys or restarts (default 7d with a headroom).
+        #[serde(default)]
+        pub min_uptime: Option<Dur>,
         /// Allow load against hosts that are not loopback (off: load only goes to 127.0.0.1/::1).
         #[serde(default)]
         pub allow_remote: bool,
@@ -145,6 +168,11 @@ pub struct WatchSpec {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub waiters: Vec<Spanned<String>>,
+    /// The memory series to judge, `name` or `name{label="value"}` from `metrics` (default: a
+    /// known live-heap gauge when the endpoint has one, else RSS).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub memory: Option<Spanned<String>>,
     /// Sampling interval (default: duration/50 within 100ms..1s).
     #[serde(default)]
     pub interval: Option<Dur>,
@@ -154,6 +182,10 @@ pub struct WatchSpec {
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseSpec {
+    /// Load at `rate` with a burst at the spike rate before anything is measured, so pools,
+    /// caches, JITs and allocator arenas reach their working size (`"0s"`: none).
+    #[serde(default)]
+    pub warmup: Option<Dur>,
     #[serde(default)]
     pub baseline: Option<Dur>,
     #[serde(default)]
@@ -167,139 +199,6 @@ pub struct PhaseSpec {
     pub cooldown: Option<Dur>,
 }
 
-impl schemars::JsonSchema for PidSpec {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "PidSpec".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "a process id, or \"service\"",
-            "anyOf": [
-                { "type": "integer", "minimum": 1 },
-                { "type": "string", "pattern": "^(service|[0-9]+)$" }
-            ]
-        })
-    }
-}
-
-impl schemars::JsonSchema for ByteSize {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Size".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "a size like `64MiB` or `500KB`, or a number of bytes",
-            "anyOf": [
-                { "type": "number", "minimum": 0 },
-                { "type": "string" }
-            ]
-        })
-    }
-}
-
-/// `watch.pid`: a number, or `"service"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PidSpec {
-    Pid(u32),
-    Service,
-}
-
-impl<'de> Deserialize<'de> for PidSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = PidSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a process id, or \"service\"")
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<PidSpec, E> {
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(PidSpec::Pid)
-                    .ok_or_else(|| E::custom(format!("invalid pid `{n}`")))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<PidSpec, E> {
-                match s {
-                    "service" => Ok(PidSpec::Service),
-                    other => other
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .map(PidSpec::Pid)
-                        .ok_or_else(|| {
-                            E::custom(format!(
-                                "invalid pid `{other}`: expected a number or \"service\""
-                            ))
-                        }),
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A size in bytes: a number, or a string like `64MiB`, `500 KB`, `1GiB`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ByteSize(pub f64);
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ByteSize;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a size like `64MiB` or a number of bytes")
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<ByteSize, E> {
-                if n < 0 {
-                    return Err(E::custom(format!(
-                        "invalid size `{n}`: must not be negative"
-                    )));
-                }
-                Ok(ByteSize(n as f64))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<ByteSize, E> {
-                parse_size(s).map(ByteSize).ok_or_else(|| {
-                    E::custom(format!(
-                        "invalid size `{s}`: expected a number and a unit, like `64MiB` or `500KB`"
-                    ))
-                })
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-fn parse_size(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .ok()
-        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some(n * mult)
-}
-
 /// Gauges of pooled connections in use that are watched whenever the endpoint has them.
 const KNOWN_POOL_GAUGES: &[&str] = &[
     "shop_db_pool_connections_in_use",
@@ -308,6 +207,55 @@ const KNOWN_POOL_GAUGES: &[&str] = &[
 ];
 /// Gauges of requests waiting for a pooled connection.
 const KNOWN_WAITER_GAUGES: &[&str] = &["shop_db_pool_waiting", "hikaricp_connections_pending"];
+/// Live-heap gauges, best first, judged instead of RSS when the endpoint has one: Node
+/// (prom-client), Go (client_golang), JVM (Micrometer: old generation after GC, then the heap),
+/// .NET (prometheus-net).
+const KNOWN_HEAP_GAUGES: &[&str] = &[
+    "nodejs_heap_size_used_bytes",
+    "go_memstats_heap_inuse_bytes",
+    "jvm_gc_live_data_size_bytes",
+    "jvm_memory_used_bytes{area=\"heap\"}",
+    "dotnet_total_memory_bytes",
+];
+
+/// Node (prom-client): full (mark-sweep-compact) collections, and the young generation's spaces.
+/// The heap minus its young generation right after a full collection is the live old
+/// generation: what a leak fills. Between full collections it also holds promoted garbage,
+/// which climbs with requests in a healthy app too.
+const NODE_FULL_GC_COUNT: &str = "nodejs_gc_duration_seconds_count{kind=\"major\"}";
+const NODE_HEAP_USED: &str = "nodejs_heap_size_used_bytes";
+const NODE_YOUNG_SPACES: &[&str] = &[
+    "nodejs_heap_space_size_used_bytes{space=\"new\"}",
+    "nodejs_heap_space_size_used_bytes{space=\"new_large_object\"}",
+];
+
+/// Whether a gauge, by its name, counts things held only while a request is in flight
+/// (checked out, in use, active, waiting): those must be back at their idle level after the
+/// cooldown. Other gauges (idle or total pool connections, cache sizes) are sized by the highest
+/// concurrency seen and are judged by whether they grow with requests.
+fn must_return_to_zero(gauge: &str) -> bool {
+    let name = gauge
+        .split('{')
+        .next()
+        .unwrap_or(gauge)
+        .to_ascii_lowercase();
+    [
+        "in_use",
+        "inuse",
+        "checked_out",
+        "checkedout",
+        "active",
+        "pending",
+        "waiting",
+        "waiters",
+        "busy",
+        "borrowed",
+        "leased",
+        "acquired",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+}
 
 type ValidateError = crate::syntax::ItemError;
 
@@ -340,7 +288,8 @@ impl SoakItem {
             .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
     }
 
-    /// The phases: explicit lengths where given, shares of `duration` otherwise.
+    /// The phases: explicit lengths where given, shares of `duration` otherwise. In closed-loop
+    /// mode the phases' levels are numbers of connections, not rates.
     fn plan(&self) -> Plan {
         let d = self.duration().as_secs_f64();
         let p = self.phases.clone().unwrap_or_default();
@@ -349,11 +298,18 @@ impl SoakItem {
                 .map(Dur::get)
                 .unwrap_or_else(|| Duration::from_secs_f64(d * share))
         };
-        let rate = self.rate();
-        let steady = len(p.steady, 0.275);
+        let rate = match &self.connections {
+            Some(c) => *c.get_ref() as f64,
+            None => self.rate(),
+        };
+        let steady = len(p.steady, 0.25);
+        let warmup = len(p.warmup, 0.15);
+        let burst = rate * self.spike_factor();
         Plan::new(&[
-            ("baseline", len(p.baseline, 0.10), 0.0, 0.0),
-            ("ramp", len(p.ramp, 0.10), 0.0, rate),
+            ("warm-up", warmup.mul_f64(0.6), rate, rate),
+            ("warm-up spike", warmup.mul_f64(0.4), burst, burst),
+            ("baseline", len(p.baseline, 0.05), 0.0, 0.0),
+            ("ramp", len(p.ramp, 0.05), 0.0, rate),
             ("steady A", steady, rate, rate),
             (
                 "spike",
@@ -370,7 +326,7 @@ impl SoakItem {
         if let Some(i) = self.watch.as_ref().and_then(|w| w.interval) {
             return i.get();
         }
-        (self.plan().total() / 50).clamp(Duration::from_millis(100), Duration::from_secs(1))
+        (self.plan().total() / 100).clamp(Duration::from_millis(100), Duration::from_secs(1))
     }
 }
 
@@ -408,7 +364,47 @@ impl Check for SoakItem {
                 ));
             }
         }
-        if let Some(s) = &self.spike {
+        if let Some(c) = &self.connections {
+            if let Some(r) = &self.rate {
+                return Err(invalid(
+                    "`connections` (a closed loop) and `rate` (an open model) exclude each other: keep one".into(),
+                    Some(r.span()),
+                ));
+            }
+            let n = *c.get_ref();
+            let peak = (n as f64 * self.spike_factor()).ceil();
+            if n == 0 || peak > MAX_CONNECTIONS as f64 {
+                return Err(invalid(
+                    format!(
+                        "`connections` must be at least 1 and, times `spike`, at most {MAX_CONNECTIONS}; got {n} (spike {peak})"
+                    ),
+                    Some(c.span()),
+                ));
+            }
+        }
+        if let Some(r) = &self.production_rate {
+            let v = *r.get_ref();
+            if !(v.is_finite() && v > 0.0 && v <= 1e9) {
+                return Err(invalid(
+                    format!("`production_rate` must be a rate above 0 (requests/s), got {v}"),
+                    Some(r.span()),
+                ));
+            }
+        }
+        if self.min_uptime.is_some() && self.memory_headroom.is_none() {
+            return Err(invalid(
+                "`min_uptime` needs `memory_headroom` (the memory that must last that long)".into(),
+                None,
+            ));
+        }
+        if let Some(u) = self.min_uptime
+            && u.get().is_zero()
+        {
+            return Err(invalid("`min_uptime` must be above 0".into(), None));
+        }
+        if self.connections.is_some() {
+            // The rate limits below are about the open model.
+        } else if let Some(s) = &self.spike {
             let v = *s.get_ref();
             if !(v.is_finite() && (1.0..=20.0).contains(&v)) {
                 return Err(invalid(
@@ -505,15 +501,22 @@ impl Check for SoakItem {
                     Some(pid.span()),
                 ));
             }
-            for g in w.gauges.iter().chain(&w.waiters) {
+            for g in w.gauges.iter().chain(&w.waiters).chain(&w.memory) {
                 if let Err(e) = Selector::parse(g.get_ref()) {
                     return Err(invalid(e, Some(g.span())));
                 }
             }
-            if (w.gauges.is_empty() && w.waiters.is_empty()) || w.metrics.is_some() {
+            if (w.gauges.is_empty() && w.waiters.is_empty() && w.memory.is_none())
+                || w.metrics.is_some()
+            {
             } else {
-                let span = w.gauges.first().or(w.waiters.first()).map(|g| g.span());
-                return Err(invalid("`watch.gauges`/`watch.waiters` need `watch.metrics` (the endpoint to read them from)".into(), span));
+                let span = w
+                    .gauges
+                    .first()
+                    .or(w.waiters.first())
+                    .or(w.memory.as_ref())
+                    .map(|g| g.span());
+                return Err(invalid("`watch.gauges`/`watch.waiters`/`watch.memory` need `watch.metrics` (the endpoint to read them from)".into(), span));
             }
             if let Some(i) = w.interval
                 && (i.get() < Duration::from_millis(50) || i.get() > Duration::from_secs(60))
@@ -655,22 +658,27 @@ impl SoakItem {
                 "process_open_fds",
                 "process_start_time_seconds",
             ];
-            for n in std_names
+            let named = std_names
                 .iter()
                 .chain(KNOWN_POOL_GAUGES)
                 .chain(KNOWN_WAITER_GAUGES)
-            {
-                series.push((
-                    n.to_string(),
-                    Selector {
-                        name: n.to_string(),
-                        labels: vec![],
-                    },
-                ));
-            }
-            for g in spec.gauges.iter().chain(&spec.waiters) {
-                if let Ok(sel) = Selector::parse(g.get_ref()) {
-                    series.push((g.get_ref().clone(), sel));
+                .chain(KNOWN_HEAP_GAUGES)
+                .chain(&[NODE_FULL_GC_COUNT])
+                .chain(NODE_YOUNG_SPACES)
+                .map(|n| n.to_string())
+                .chain(
+                    spec.gauges
+                        .iter()
+                        .chain(&spec.waiters)
+                        .chain(&spec.memory)
+                        .map(|g| g.get_ref().clone()),
+                );
+            for n in named {
+                if series.iter().any(|(have, _)| *have == n) {
+                    continue;
+                }
+                if let Ok(sel) = Selector::parse(&n) {
+                    series.push((n, sel));
                 }
             }
         }
@@ -679,6 +687,7 @@ impl SoakItem {
             targets,
             order: load::weighted_order(&weights),
             request_timeout: self.request_timeout(),
+            connections: self.connections.as_ref().map(|c| *c.get_ref()),
             max_in_flight: self
                 .max_in_flight
                 .as_ref()
@@ -723,10 +732,6 @@ async fn run_soak(
             humantime::format_duration(needed)
         ));
     }
-    let client = match load::client(Duration::from_secs(5).min(load_cfg.request_timeout)) {
-        Ok(c) => c,
-        Err(e) => return CheckOutput::errored(format!("cannot build an HTTP client: {e}")),
-    };
     // A short lead so the watcher's first tick and the first send share one clock.
     let start = tokio::time::Instant::now() + Duration::from_millis(20);
     let stop = cx.cancel.child_token();
@@ -735,7 +740,7 @@ async fn run_soak(
         start,
         stop.clone(),
     ))));
-    let loaded = load::run(&load_cfg, client, start).await;
+    let loaded = load::run(&load_cfg, start, stop.clone()).await;
     // The cooldown starts once every request is done, so the app is idle while it is sampled.
     let cooldown = plan.phases.last().map(|p| p.len).unwrap_or_default();
     let load_end = plan.phases.last().map(|p| p.start).unwrap_or_default();
@@ -769,19 +774,4 @@ async fn run_soak(
         cooldown_start: cooldown_start.as_secs_f64(),
     };
     verdict::evaluate(cx, &inputs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64MiB"), Some(64.0 * 1024.0 * 1024.0));
-        assert_eq!(parse_size("500 KB"), Some(500_000.0));
-        assert_eq!(parse_size("12"), Some(12.0));
-        assert_eq!(parse_size("1.5GiB"), Some(1.5 * 1024.0 * 1024.0 * 1024.0));
-        assert_eq!(parse_size("lots"), None);
-        assert_eq!(parse_size("5 parsecs"), None);
-    }
 }

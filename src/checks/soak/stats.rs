@@ -130,12 +130,55 @@ pub fn mann_kendall_blocked(blocks: &[&[f64]]) -> Option<MannKendall> {
     } else {
         0.0
     };
+    let n: usize = blocks.iter().map(|b| b.len()).sum();
+    let untied = blocks.iter().all(|b| tie_groups(b).is_empty());
+    let p_increasing = if untied && n <= EXACT_MAX_N {
+        exact_p_at_least(blocks, s)
+    } else {
+        1.0 - normal_cdf(z)
+    };
     Some(MannKendall {
         s,
         var_s,
         z,
-        p_increasing: 1.0 - normal_cdf(z),
+        p_increasing,
     })
+}
+
+/// Up to this many values without ties, Mann–Kendall's p is exact (the normal approximation
+/// is conservative for few values: 5 values in order give p = 1/120 exactly, 0.014 by it).
+const EXACT_MAX_N: usize = 12;
+
+/// P(S ≥ s) when every order within each block is equally likely (no trend): the distribution
+/// of S of one block of n is that of n(n-1)/2 - 2 × the inversions of a random permutation
+/// (Mahonian numbers), and blocks add up.
+fn exact_p_at_least(blocks: &[&[f64]], s: i64) -> f64 {
+    // P(S = key) of the blocks so far; a few dozen keys for n ≤ 12.
+    let mut dist: std::collections::BTreeMap<i64, f64> = [(0, 1.0)].into();
+    for b in blocks.iter().filter(|b| b.len() >= 2) {
+        let n = b.len();
+        let pairs = (n * (n - 1) / 2) as i64;
+        // Mahonian numbers: permutations of n with k inversions.
+        let mut m = vec![1.0f64];
+        for size in 2..=n {
+            let mut next = vec![0.0; m.len() + size - 1];
+            for (k, &c) in m.iter().enumerate() {
+                for j in 0..size {
+                    next[k + j] += c;
+                }
+            }
+            m = next;
+        }
+        let total: f64 = m.iter().sum();
+        let mut out = std::collections::BTreeMap::new();
+        for (&acc, &p) in &dist {
+            for (inv, &c) in m.iter().enumerate() {
+                *out.entry(acc + pairs - 2 * inv as i64).or_insert(0.0) += p * c / total;
+            }
+        }
+        dist = out;
+    }
+    dist.range(s..).map(|(_, p)| p).sum::<f64>().min(1.0)
 }
 
 /// A Theil–Sen slope with Sen's (1968) confidence interval.
@@ -273,6 +316,28 @@ mod tests {
         assert!(close(normal_cdf(0.0), 0.5, 1e-7));
         assert!(close(normal_cdf(1.959964), 0.975, 1e-6));
         assert!(close(normal_cdf(-1.644854), 0.05, 1e-6));
+    }
+
+    #[test]
+    fn mann_kendall_is_exact_for_few_values() {
+        let up = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let p = mann_kendall(&up).unwrap().p_increasing;
+        assert!((p - 1.0 / 120.0).abs() < 1e-12, "{p}");
+        // One swap: S = 8; P(S >= 8) = (1 + 4) / 120.
+        let p = mann_kendall(&[1.0, 3.0, 2.0, 4.0, 5.0])
+            .unwrap()
+            .p_increasing;
+        assert!((p - 5.0 / 120.0).abs() < 1e-12, "{p}");
+        // Two blocks of 3 in order: (1/6)².
+        let p = mann_kendall_blocked(&[&[1.0, 2.0, 3.0], &[0.0, 5.0, 9.0]])
+            .unwrap()
+            .p_increasing;
+        assert!((p - 1.0 / 36.0).abs() < 1e-12, "{p}");
+        // Ties: the normal approximation.
+        let p = mann_kendall(&[1.0, 1.0, 2.0, 3.0, 4.0])
+            .unwrap()
+            .p_increasing;
+        assert!(p > 0.0 && (p - 1.0 / 120.0).abs() > 1e-6, "{p}");
     }
 
     #[test]

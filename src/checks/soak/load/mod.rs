@@ -1,19 +1,26 @@
-//! The load generator: an open model at a planned arrival rate.
+//! The load generator: an open model at a planned arrival rate, or a closed loop.
 //!
-//! Requests are scheduled at the plan's rate whether or not earlier ones returned, and each
-//! latency is measured from the request's *scheduled* send time (wrk2's fix for coordinated
-//! omission): a server that stalls makes every request scheduled during the stall slow, it
-//! cannot hide by slowing the generator down. A cap on requests in flight bounds memory; a
-//! request that would exceed it is counted as dropped, never queued.
+//! Open model: requests are scheduled at the plan's rate whether or not earlier ones returned,
+//! and each latency is measured from the request's *scheduled* send time (wrk2's fix for
+//! coordinated omission): a server that stalls makes every request scheduled during the stall
+//! slow, it cannot hide by slowing the generator down. A cap on requests in flight bounds
+//! memory; a request that would exceed it is counted as dropped, never queued.
+//!
+//! Closed loop (`connections = N`): N connections each send their next request when the last
+//! one returned; the plan's levels are numbers of connections. For capacity checks.
+//!
+//! [`workers`] runs either on long-lived connection tasks on one thread of its own (like
+//! `wrk -t1`); [`http`] holds the pre-built requests and the hyper connections.
+
+mod http;
+mod workers;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Largest latency the histograms hold (anything slower is recorded as this).
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -149,6 +156,9 @@ pub struct LoadConfig {
     pub order: Vec<usize>,
     pub request_timeout: Duration,
     pub max_in_flight: usize,
+    /// Closed loop with this many connections in the steady phases (the plan's levels are
+    /// connection counts); `None`: open model at the plan's rates.
+    pub connections: Option<usize>,
 }
 
 /// Interleaves targets by weight (smooth weighted round robin): weights 3,1 give 0,0,1,0.
@@ -228,9 +238,19 @@ pub struct LoadResult {
     pub last_scheduled: Duration,
     pub dispatched: Duration,
     pub drained: Duration,
+    /// How late the generator handed each request to a connection, in microseconds (open
+    /// model): a generator starved of CPU falls behind its schedule.
+    pub lateness: Histogram<u64>,
+    /// Closed loop: answered requests per second over the steady phases.
+    pub steady_rate: Option<f64>,
 }
 
 impl LoadResult {
+    /// A result with no request in it, shaped like `plan`.
+    pub fn empty(plan: &Plan) -> LoadResult {
+        workers::empty_result(plan)
+    }
+
     pub fn total(&self) -> PhaseStats {
         let mut all = PhaseStats::new();
         for p in &self.phases {
@@ -247,6 +267,7 @@ impl LoadResult {
     }
 }
 
+/// Gathers the figures as requests finish.
 struct Collector {
     phases: Vec<PhaseStats>,
     open_seconds: BTreeMap<u64, (u64, u64, Histogram<u64>)>,
@@ -334,8 +355,41 @@ impl Collector {
     }
 }
 
-/// Builds the HTTP client the generator uses: keep-alive, no proxy (load must go where the
-/// checklist says), no redirects (a redirect could point anywhere).
+impl Collector {
+    fn new(plan: &Plan, request_timeout: Duration) -> Collector {
+        let mut phases: Vec<PhaseStats> = plan.phases.iter().map(|_| PhaseStats::new()).collect();
+        for (p, stats) in plan.phases.iter().zip(phases.iter_mut()) {
+            stats.planned = p.planned().round() as u64;
+        }
+        Collector {
+            phases,
+            open_seconds: BTreeMap::new(),
+            seconds: Vec::new(),
+            keep_open: request_timeout.as_secs() + 2,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// The figures, once every request has finished.
+    fn finish(mut self, sent: &[u64], dropped: &[u64]) -> (Vec<PhaseStats>, Vec<Second>) {
+        while !self.open_seconds.is_empty() {
+            self.close_first();
+        }
+        for (i, p) in self.phases.iter_mut().enumerate() {
+            p.sent = sent[i];
+            p.dropped = dropped[i];
+            let unfinished = p.sent.saturating_sub(p.ok + p.failed());
+            if unfinished > 0 {
+                *p.errors.entry("timeout".into()).or_default() += unfinished;
+            }
+        }
+        (self.phases, self.seconds)
+    }
+}
+
+/// Builds the HTTP client for what the generator does not drive itself (https targets):
+/// keep-alive, no proxy (load must go where the checklist says), no redirects (a redirect could
+/// point anywhere).
 pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .no_proxy()
@@ -344,177 +398,75 @@ pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Err
         .pool_max_idle_per_host(usize::MAX)
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .user_agent(concat!("preflight-soak/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .build()
 }
 
-/// Runs the plan from `start` (an instant shared with the watcher) and returns the figures.
-/// Returns once every request has finished or timed out; the client is dropped at the end,
-/// so its keep-alive connections close before the cooldown samples.
-pub async fn run(cfg: &LoadConfig, client: reqwest::Client, start: Instant) -> LoadResult {
-    let mut phases: Vec<PhaseStats> = cfg.plan.phases.iter().map(|_| PhaseStats::new()).collect();
-    let collector = Arc::new(Mutex::new(Collector {
-        phases: Vec::new(),
-        open_seconds: BTreeMap::new(),
-        seconds: Vec::new(),
-        keep_open: cfg.request_timeout.as_secs() + 2,
-        rng: 0x9E37_79B9_7F4A_7C15,
-    }));
-    for (i, p) in cfg.plan.phases.iter().enumerate() {
-        phases[i].planned = p.planned().round() as u64;
-    }
-    collector.lock().unwrap_or_else(|e| e.into_inner()).phases = phases;
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let mut tasks = JoinSet::new();
-    let mut last_scheduled = Duration::ZERO;
-    let mut dropped_by_phase = vec![0u64; cfg.plan.phases.len()];
-    let mut sent_by_phase = vec![0u64; cfg.plan.phases.len()];
-    for (n, (offset, phase)) in cfg.plan.schedule().enumerate() {
-        let at = start + offset;
-        if at > Instant::now() {
-            tokio::time::sleep_until(at).await;
-        }
-        // Reap finished tasks so the set does not grow with the run.
-        while tasks.try_join_next().is_some() {}
-        last_scheduled = offset;
-        if in_flight.load(Ordering::Relaxed) >= cfg.max_in_flight {
-            dropped_by_phase[phase] += 1;
-            continue;
-        }
-        sent_by_phase[phase] += 1;
-        let target = &cfg.targets[cfg.order[n % cfg.order.len()]];
-        let mut req = client.request(target.method.clone(), target.url.clone());
-        for (k, v) in &target.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        if let Some(b) = &target.body {
-            req = req.body(b.clone());
-        }
-        let accept = target.accept.clone();
-        let timeout = cfg.request_timeout;
-        let collector = collector.clone();
-        let in_flight = in_flight.clone();
-        in_flight.fetch_add(1, Ordering::Relaxed);
-        tasks.spawn(async move {
-            let outcome =
-                match tokio::time::timeout_at(at + timeout, send(req, accept.as_deref())).await {
-                    Ok(r) => r,
-                    Err(_) => Err("timeout".to_string()),
-                };
-            let now = Instant::now();
-            let second = now.saturating_duration_since(start).as_secs();
-            collector.lock().unwrap_or_else(|e| e.into_inner()).record(
-                phase,
-                second,
-                now - at,
-                outcome,
-            );
-            in_flight.fetch_sub(1, Ordering::Relaxed);
-        });
-    }
-    let dispatched = Instant::now().saturating_duration_since(start);
-    // Every request ends by its own timeout; the margin covers a stalled runtime.
-    let drain_deadline = Instant::now() + cfg.request_timeout + Duration::from_secs(2);
-    while !tasks.is_empty() {
-        match tokio::time::timeout_at(drain_deadline, tasks.join_next()).await {
-            Ok(_) => {}
-            Err(_) => {
-                tasks.abort_all();
-                break;
-            }
-        }
-    }
-    drop(client);
-    let drained = Instant::now().saturating_duration_since(start);
-    let mut c = collector.lock().unwrap_or_else(|e| e.into_inner());
-    while !c.open_seconds.is_empty() {
-        c.close_first();
-    }
-    let mut phases = std::mem::take(&mut c.phases);
-    for (i, p) in phases.iter_mut().enumerate() {
-        p.sent = sent_by_phase[i];
-        p.dropped = dropped_by_phase[i];
-        let unfinished = p.sent.saturating_sub(p.ok + p.failed());
-        if unfinished > 0 {
-            *p.errors.entry("timeout".into()).or_default() += unfinished;
-        }
-    }
-    LoadResult {
-        phases,
-        seconds: std::mem::take(&mut c.seconds),
-        last_scheduled,
-        dispatched,
-        drained,
-    }
-}
+const USER_AGENT: &str = concat!("preflight-soak/", env!("CARGO_PKG_VERSION"));
 
-/// Sends one request and reads the whole body; `Err(kind)` names what went wrong.
-async fn send(req: reqwest::RequestBuilder, accept: Option<&[u16]>) -> Result<(), String> {
-    let resp = req.send().await.map_err(|e| classify(&e))?;
-    let status = resp.status();
-    let mut resp = resp;
-    while let Some(_chunk) = resp.chunk().await.map_err(|e| classify(&e))? {}
-    let ok = match accept {
-        Some(list) => list.contains(&status.as_u16()),
-        None => status.as_u16() < 400,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("http {}", status.as_u16()))
-    }
-}
-
-fn classify(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".into()
-    } else if e.is_connect() {
-        "connect".into()
-    } else if e.is_body() || e.is_decode() {
-        "body".into()
-    } else {
-        "connection".into()
-    }
-}
-
-/// Closed loop: `connections` workers each send the next request as soon as the previous one
-/// returned, for `duration`. Returns (requests answered, errors). For benchmarks only.
-pub async fn closed_loop(
-    client: reqwest::Client,
-    target: Target,
-    connections: usize,
-    duration: Duration,
-) -> (u64, u64) {
-    let end = Instant::now() + duration;
-    let mut set = JoinSet::new();
-    for _ in 0..connections {
-        let client = client.clone();
-        let target = target.clone();
-        set.spawn(async move {
-            let (mut ok, mut err) = (0u64, 0u64);
-            while Instant::now() < end {
-                let req = client.request(target.method.clone(), target.url.clone());
-                match tokio::time::timeout(
-                    Duration::from_secs(5),
-                    send(req, target.accept.as_deref()),
-                )
-                .await
-                {
-                    Ok(Ok(())) => ok += 1,
-                    _ => err += 1,
+/// Runs the plan from `start` (an instant shared with the watcher) on a thread of its own and
+/// returns the figures once every request has finished or timed out. Every connection is
+/// closed when it returns, so the cooldown samples an app with no client. Stops early when
+/// `cancel` fires (the item's timeout, Ctrl-C).
+pub async fn run(cfg: &LoadConfig, start: Instant, cancel: CancellationToken) -> LoadResult {
+    let cfg = cfg.clone();
+    let plan = cfg.plan.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // Dropping the item's future (timeout, Ctrl-C) stops the generator thread too.
+    let cancel = cancel.child_token();
+    let guard = cancel.clone().drop_guard();
+    let spawned = std::thread::Builder::new()
+        .name("soak-generator".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let result = match rt {
+                Ok(rt) => {
+                    let local = tokio::task::LocalSet::new();
+                    let r = rt.block_on(local.run_until(workers::generate(cfg, start, cancel)));
+                    // Dropping the tasks closes every connection before the cooldown starts.
+                    drop(local);
+                    drop(rt);
+                    r
                 }
-            }
-            (ok, err)
+                Err(e) => Err(format!("cannot start the generator's runtime: {e}")),
+            };
+            let _ = tx.send(result);
         });
-    }
-    let (mut ok, mut err) = (0, 0);
-    while let Some(r) = set.join_next().await {
-        if let Ok((o, e)) = r {
-            ok += o;
-            err += e;
+    let result = match spawned {
+        Ok(_) => rx
+            .await
+            .unwrap_or_else(|_| Err("the generator thread panicked".into())),
+        Err(e) => Err(format!("cannot start the generator thread: {e}")),
+    };
+    guard.disarm();
+    result.unwrap_or_else(|e| {
+        // The reason shows as the only error of the run, so the verdict names it.
+        let mut r = workers::empty_result(&plan);
+        if let Some(p) = r.phases.first_mut() {
+            p.sent = 1;
+            p.errors.insert(e, 1);
         }
-    }
-    (ok, err)
+        r
+    })
+}
+
+/// Closed loop for benchmarks: `connections` back to back on one target for `duration`.
+/// Returns (requests answered, errors).
+pub async fn closed_loop(target: Target, connections: usize, duration: Duration) -> (u64, u64) {
+    let n = connections as f64;
+    let cfg = LoadConfig {
+        plan: Plan::new(&[("steady", duration, n, n)]),
+        targets: vec![target],
+        order: vec![0],
+        request_timeout: Duration::from_secs(5),
+        max_in_flight: connections,
+        connections: Some(connections),
+    };
+    let r = run(&cfg, Instant::now(), CancellationToken::new()).await;
+    let t = r.total();
+    (t.ok, t.failed())
 }
 
 #[cfg(test)]
