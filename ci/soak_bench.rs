@@ -100,6 +100,8 @@ fn main() {
                 request_timeout: Duration::from_secs(5),
                 max_in_flight: preflight::checks::soak::DEFAULT_MAX_IN_FLIGHT,
                 connections: None,
+                tls: Default::default(),
+                base_dir: Default::default(),
             };
             let cpu0 = cpu_seconds();
             let wall0 = Instant::now();

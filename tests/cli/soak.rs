@@ -437,3 +437,59 @@ fn a_watched_process_that_does_not_exist_is_an_error_not_a_pass() {
     );
     assert!(run.stderr.contains("errored"), "{}", run.all());
 }
+
+/// An https target (here `openssl s_server`) is loaded with the item's `ca`; without it the
+/// certificate is refused, said in words before any load; `insecure = true` loads it and says so.
+#[test]
+fn https_targets_are_loaded_with_their_ca_and_a_refused_certificate_is_named() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let certs = support::tempdir();
+    let c = certs.path();
+    support::make_certs(c);
+    support::write(c, "ok.txt", "ok\n");
+    let (mut server, port) = support::tls_file_server(c);
+    let soak = |tls: &str| {
+        run_soak(
+            support::tempdir(),
+            &format!(
+                "[soak.tls]\nrate = 5\nduration = \"5s\"\nrequest_timeout = \"2s\"\nmax_p99 = \"1500ms\"\n\
+                 requests = [{{ url = \"https://localhost:{port}/ok.txt\" }}]\n{tls}\n"
+            ),
+        )
+    };
+    let untrusted = soak("");
+    let trusted = soak(&format!("ca = \"{}\"", c.join("ca.pem").display()));
+    let insecure = soak("insecure = true");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(untrusted.run.code, 1, "{}", untrusted.run.all());
+    assert!(
+        untrusted
+            .run
+            .stderr
+            .contains("not signed by a trusted certificate authority"),
+        "{}",
+        untrusted.run.all()
+    );
+    for (what, out) in [("trusted", &trusted), ("insecure", &insecure)] {
+        assert!(
+            out.details.contains("ok   errors"),
+            "{what}: every request must be answered\n{}",
+            out.run.all()
+        );
+    }
+    assert!(
+        insecure.json["items"][0]["warnings"]
+            .to_string()
+            .contains("insecure = true"),
+        "{}",
+        insecure.json
+    );
+    assert!(
+        !trusted.json["items"][0]["warnings"]
+            .to_string()
+            .contains("insecure"),
+        "{}",
+        trusted.json
+    );
+}

@@ -271,3 +271,33 @@ openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out c
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A real TLS server (`openssl s_server -WWW`) serving the files of `dir` on a free loopback
+/// port with `dir`'s `server.pem`/`server.key` (see [`make_certs`]); returns it once it listens,
+/// and its port. Kill it when done.
+pub fn tls_file_server(dir: &Path) -> (Child, u16) {
+    let port = free_port();
+    let server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-WWW",
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
+        ])
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl (apt-get install openssl)");
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }),
+        "openssl s_server did not listen"
+    );
+    (server, port)
+}

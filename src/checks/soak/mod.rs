@@ -116,6 +116,18 @@ crate::item_config! {
         /// Allow load against hosts that are not loopback (off: load only goes to 127.0.0.1/::1).
         #[serde(default)]
         pub allow_remote: bool,
+        /// A PEM bundle of CA certificates trusted in addition to the system's (https targets
+        /// and `watch.metrics`).
+        #[serde(default)]
+        pub ca: Option<Template>,
+        /// Do not verify certificates (named in the report).
+        #[serde(default)]
+        pub insecure: Option<bool>,
+        /// A PEM client certificate and its key, for servers that ask for one.
+        #[serde(default)]
+        pub client_cert: Option<Template>,
+        #[serde(default)]
+        pub client_key: Option<Template>,
     }
 }
 
@@ -527,15 +539,21 @@ impl Check for SoakItem {
                 ));
             }
         }
+        self.tls().check().map_err(|e| invalid(e, None))?;
         Ok(())
     }
 
     fn run<'a>(&'a self, cx: &'a CheckContext) -> BoxFuture<'a, CheckOutput> {
         Box::pin(async move {
-            match self.prepare(cx).await {
+            let mut out = match self.prepare(cx).await {
                 Ok((load_cfg, watch_cfg)) => run_soak(self, cx, load_cfg, watch_cfg).await,
                 Err(out) => out,
+            };
+            if let Some(w) = self.tls().warning() {
+                out.warnings.push(w);
+                out = out.with_property("tls", "insecure");
             }
+            out
         })
     }
 }
@@ -550,6 +568,16 @@ fn non_loopback(host: &str) -> Option<String> {
 }
 
 impl SoakItem {
+    /// The TLS settings of the load's and the metrics scraper's HTTP clients.
+    pub fn tls(&self) -> crate::checks::tls::TlsOptions {
+        crate::checks::tls::TlsOptions::from_keys(
+            &self.ca,
+            self.insecure,
+            &self.client_cert,
+            &self.client_key,
+        )
+    }
+
     /// Resolves everything that needs the run: the pid, the targets' addresses, the ports.
     async fn prepare(&self, cx: &CheckContext) -> Result<(LoadConfig, WatchConfig), CheckOutput> {
         let spec = self.watch.clone().unwrap_or_default();
@@ -648,6 +676,13 @@ impl SoakItem {
             });
             weights.push(r.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1));
         }
+        // A certificate the client refuses would fail every request alike: say why, once,
+        // before any load.
+        if let Some(t) = targets.iter().find(|t| t.url.scheme() == "https") {
+            load::certificate_accepted(&t.url, &self.tls(), cx.base_dir(), self.request_timeout())
+                .await
+                .map_err(CheckOutput::errored)?;
+        }
         let tcp_port = spec
             .tcp_port
             .or_else(|| targets.first().and_then(|t| t.url.port_or_known_default()));
@@ -688,6 +723,8 @@ impl SoakItem {
             order: load::weighted_order(&weights),
             request_timeout: self.request_timeout(),
             connections: self.connections.as_ref().map(|c| *c.get_ref()),
+            tls: self.tls(),
+            base_dir: cx.base_dir().to_path_buf(),
             max_in_flight: self
                 .max_in_flight
                 .as_ref()
@@ -701,6 +738,8 @@ impl SoakItem {
             metrics: spec.metrics.map(|m| m.0),
             series,
             interval: self.interval(),
+            tls: self.tls(),
+            base_dir: cx.base_dir().to_path_buf(),
         };
         Ok((load_cfg, watch_cfg))
     }

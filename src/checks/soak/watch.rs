@@ -24,6 +24,10 @@ pub struct WatchConfig {
     /// Series to read from the metrics endpoint, by the name used in reports.
     pub series: Vec<(String, Selector)>,
     pub interval: Duration,
+    /// TLS settings for an https metrics endpoint, with the directory their files are
+    /// relative to.
+    pub tls: crate::checks::tls::TlsOptions,
+    pub base_dir: std::path::PathBuf,
 }
 
 /// Connections on the app's listening port (any process), from `/proc/net/tcp{,6}`.
@@ -84,11 +88,15 @@ pub struct Sample {
 /// Samples until `stop` is cancelled; returns every sample.
 pub async fn run(cfg: WatchConfig, start: Instant, stop: CancellationToken) -> Vec<Sample> {
     let scraper = match &cfg.metrics {
-        Some(_) => reqwest::Client::builder()
-            .no_proxy()
-            .timeout(cfg.interval.max(Duration::from_millis(500)))
-            .build()
-            .ok(),
+        Some(_) => {
+            let builder = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(cfg.interval.max(Duration::from_millis(500)));
+            cfg.tls
+                .apply(builder, &cfg.base_dir)
+                .ok()
+                .and_then(|b| b.build().ok())
+        }
         None => None,
     };
     let mut ticker = tokio::time::interval_at(start, cfg.interval);

@@ -184,27 +184,7 @@ fn an_https_source_is_read_with_its_ca_and_refused_without() {
     let d = dir.path();
     support::make_certs(d);
     copy(d, &[("experiment-fixed.flagd.json", "flags.json")]);
-    let port = support::free_port();
-    let mut server = std::process::Command::new("openssl")
-        .args([
-            "s_server",
-            "-quiet",
-            "-WWW",
-            "-cert",
-            "server.pem",
-            "-key",
-            "server.key",
-        ])
-        .args(["-accept", &format!("127.0.0.1:{port}")])
-        .current_dir(d)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("openssl (apt-get install openssl)");
-    assert!(support::eventually(
-        std::time::Duration::from_secs(10),
-        || { std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() }
-    ));
+    let (mut server, port) = support::tls_file_server(d);
     let item = |tls: &str| {
         format!(
             "[flags.released]\nsource = \"flagd\"\nurl = \"https://localhost:{port}/flags.json\"\n{tls}\n"

@@ -226,7 +226,12 @@ async fn send_reqwest(client: Option<&reqwest::Client>, p: &Prepared) -> Result<
         if e.is_timeout() {
             "timeout".to_string()
         } else if e.is_connect() {
-            "connect".into()
+            // A certificate refused is not a connection the server failed to accept.
+            if crate::checks::tls::describe(&e).contains("certificate") {
+                "tls".into()
+            } else {
+                "connect".into()
+            }
         } else if e.is_body() || e.is_decode() {
             "body".into()
         } else {

@@ -159,6 +159,9 @@ pub struct LoadConfig {
     /// Closed loop with this many connections in the steady phases (the plan's levels are
     /// connection counts); `None`: open model at the plan's rates.
     pub connections: Option<usize>,
+    /// TLS settings for https targets, with the directory their files are relative to.
+    pub tls: crate::checks::tls::TlsOptions,
+    pub base_dir: std::path::PathBuf,
 }
 
 /// Interleaves targets by weight (smooth weighted round robin): weights 3,1 give 0,0,1,0.
@@ -390,16 +393,47 @@ impl Collector {
 /// Builds the HTTP client for what the generator does not drive itself (https targets):
 /// keep-alive, no proxy (load must go where the checklist says), no redirects (a redirect could
 /// point anywhere).
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+pub fn client(
+    connect_timeout: Duration,
+    tls: &crate::checks::tls::TlsOptions,
+    base_dir: &std::path::Path,
+) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .pool_max_idle_per_host(usize::MAX)
         .pool_idle_timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .user_agent(USER_AGENT)
-        .build()
+        .user_agent(USER_AGENT);
+    tls.apply(builder, base_dir)?.build().map_err(|e| {
+        format!(
+            "cannot build an HTTP client: {}",
+            crate::checks::tls::describe(&e)
+        )
+    })
+}
+
+/// Whether an https target's certificate is accepted with these TLS settings: one `HEAD`
+/// request; only a certificate problem is an error (anything else is the load's to judge).
+pub async fn certificate_accepted(
+    url: &reqwest::Url,
+    tls: &crate::checks::tls::TlsOptions,
+    base_dir: &std::path::Path,
+    timeout: Duration,
+) -> Result<(), String> {
+    let client = client(timeout, tls, base_dir)?;
+    match client.head(url.clone()).timeout(timeout).send().await {
+        Err(e) if e.is_connect() => {
+            let cause = crate::checks::tls::describe(&e);
+            if cause.contains("certificate") {
+                Err(format!("cannot load `{url}`: {cause}"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 const USER_AGENT: &str = concat!("preflight-soak/", env!("CARGO_PKG_VERSION"));
@@ -463,6 +497,8 @@ pub async fn closed_loop(target: Target, connections: usize, duration: Duration)
         request_timeout: Duration::from_secs(5),
         max_in_flight: connections,
         connections: Some(connections),
+        tls: Default::default(),
+        base_dir: std::path::PathBuf::new(),
     };
     let r = run(&cfg, Instant::now(), CancellationToken::new()).await;
     let t = r.total();

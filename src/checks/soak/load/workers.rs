@@ -71,10 +71,11 @@ pub(super) async fn generate(
 ) -> Result<LoadResult, String> {
     let prepared = Prepared::all(&cfg.targets)?;
     let https = if prepared.iter().any(Prepared::needs_reqwest) {
-        Some(
-            client(CONNECT_TIMEOUT.min(cfg.request_timeout))
-                .map_err(|e| format!("cannot build an HTTP client: {e}"))?,
-        )
+        Some(client(
+            CONNECT_TIMEOUT.min(cfg.request_timeout),
+            &cfg.tls,
+            &cfg.base_dir,
+        )?)
     } else {
         None
     };

@@ -47,6 +47,8 @@ fn judge_taken(
         request_timeout: Duration::from_secs(5),
         max_in_flight: 256,
         connections: None,
+        tls: Default::default(),
+        base_dir: std::path::PathBuf::new(),
     };
     let watch = WatchConfig {
         pid: Some(1),
@@ -55,6 +57,8 @@ fn judge_taken(
         metrics: Some(reqwest::Url::parse("http://127.0.0.1:8080/metrics").unwrap()),
         series: vec![],
         interval: Duration::from_millis(250),
+        tls: Default::default(),
+        base_dir: std::path::PathBuf::new(),
     };
     let mut result = LoadResult::empty(&plan);
     // Every request answered in the second it was sent.
