@@ -69,7 +69,7 @@ checklist() {
 # soak LABEL: runs $work/run/x.toml; prints the outcome and the failing/erroring lines.
 # Returns 0 passed, 1 failed (a false alarm on a clean app), 2 checklist error, 3 inconclusive
 # (the machine starved the app or the generator: "rerun on a quieter machine", and no resource
-# or memory verdict failed).
+# or memory verdict failed), 4 the app did not start (its packages are missing: not a verdict).
 soak() {
   local label=$1 load
   load=$(cut -d' ' -f1 /proc/loadavg)
@@ -82,6 +82,10 @@ soak() {
   if [ "$code" -eq 0 ]; then
     echo "$label: passed (load $load) $(grep -m1 -oE 'ok   memory: .{0,110}' "$work/run/err.txt" || true)"
     return 0
+  fi
+  if grep -q "did not start" "$work/run/err.txt"; then
+    echo "$label: SETUP ERROR (not a verdict; run ci/install-deps.sh): $(grep -m1 -oE "service \`[a-z]+\` did not start: .{0,120}" "$work/run/err.txt" || true)"
+    return 4
   fi
   local keep="${TMPDIR:-/tmp}/soak-real-failed/${label// /_}"
   rm -rf "$keep" && mkdir -p "$keep" && cp -r "$work/run/." "$keep/" 2>/dev/null || true
@@ -101,13 +105,13 @@ rate_of() { case $1 in express) echo 100 ;; *) echo 40 ;; esac; }
 
 echo "== clean apps, started cold, $N× each, $DURATION ($(basename "$PREFLIGHT"), $(nproc) cores)"
 for app in $APPS; do
-  fails=0 inconclusive=0
+  fails=0 inconclusive=0 setup=0
   for i in $(seq "$N"); do
     checklist "$app" "$(rate_of "$app")"
     rc=0; soak "$app #$i" || rc=$?
-    case $rc in 1|2) fails=$((fails + 1)) ;; 3) inconclusive=$((inconclusive + 1)) ;; esac
+    case $rc in 1|2) fails=$((fails + 1)) ;; 3) inconclusive=$((inconclusive + 1)) ;; 4) setup=$((setup + 1)) ;; esac
   done
-  echo "-- $app: false alarms $fails of $N, inconclusive (machine saturated) $inconclusive"
+  echo "-- $app: false alarms $fails of $N, inconclusive (machine saturated) $inconclusive, app did not start $setup"
 done
 
 # At 40 req/s a 300 B/request leak is 43 MB/h, under the default 64 MiB/h: judged at a
