@@ -10,7 +10,7 @@
 //! one returned; the plan's levels are numbers of connections. For capacity checks.
 //!
 //! [`workers`] runs either on long-lived connection tasks on one thread of its own (like
-//! `wrk -t1`); [`http`] holds the pre-built requests and the hyper connections.
+//! `wrk -t1`); [`http`] holds the pre-built requests and the connections they go out on.
 
 mod http;
 mod workers;

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::http::{Conn, Prepared, send};
+use super::http::{Conn, Deadlines, Prepared, send};
 use super::{Collector, LoadConfig, LoadResult, Plan, client, new_histogram};
 
 /// Longest a connection attempt may take (a request's own timeout may be shorter).
@@ -182,8 +182,9 @@ async fn drain(sh: &Rc<Shared>, cancel: &CancellationToken) {
 
 async fn open_worker(sh: Rc<Shared>, me: Rc<Worker>, mut job: Job) {
     let mut conns: Vec<Conn> = (0..sh.origins).map(|_| Conn::None).collect();
+    let mut deadlines = Deadlines::new();
     loop {
-        let outcome = one(&sh, &mut conns, job.n, job.at).await;
+        let outcome = one(&sh, &mut conns, &mut deadlines, job.n, job.at).await;
         let now = Instant::now();
         sh.collector.borrow_mut().record(
             job.phase,
@@ -205,19 +206,21 @@ async fn open_worker(sh: Rc<Shared>, me: Rc<Worker>, mut job: Job) {
 }
 
 /// Sends request number `n` of the mix, due at `at`, within the request timeout.
-async fn one(sh: &Shared, conns: &mut [Conn], n: u64, at: Instant) -> Result<(), String> {
+async fn one(
+    sh: &Shared,
+    conns: &mut [Conn],
+    deadlines: &mut Deadlines,
+    n: u64,
+    at: Instant,
+) -> Result<(), String> {
     let order = &sh.cfg.order;
     let p = &sh.prepared[order[(n % order.len() as u64) as usize]];
     let timeout = sh.cfg.request_timeout;
     let conn = &mut conns[p.origin];
-    match tokio::time::timeout_at(
-        at + timeout,
-        send(conn, p, sh.https.as_ref(), CONNECT_TIMEOUT.min(timeout)),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => {
+    let exchange = send(conn, p, sh.https.as_ref(), CONNECT_TIMEOUT.min(timeout));
+    match deadlines.run(at + timeout, exchange).await {
+        Some(r) => r,
+        None => {
             // The connection's state is unknown after an abandoned exchange.
             *conn = Conn::None;
             Err("timeout".into())
@@ -295,6 +298,7 @@ async fn closed(sh: &Rc<Shared>, cancel: &CancellationToken) -> LoadResult {
 
 async fn closed_worker(sh: Rc<Shared>, i: usize, end: Duration, cancel: CancellationToken) {
     let mut conns: Vec<Conn> = (0..sh.origins).map(|_| Conn::None).collect();
+    let mut deadlines = Deadlines::new();
     loop {
         let t = Instant::now().saturating_duration_since(sh.start);
         if t >= end || cancel.is_cancelled() {
@@ -310,7 +314,7 @@ async fn closed_worker(sh: Rc<Shared>, i: usize, end: Duration, cancel: Cancella
         sh.next.set(n + 1);
         sh.sent.borrow_mut()[phase] += 1;
         let at = Instant::now();
-        let outcome = one(&sh, &mut conns, n, at).await;
+        let outcome = one(&sh, &mut conns, &mut deadlines, n, at).await;
         let now = Instant::now();
         sh.collector.borrow_mut().record(
             phase,
