@@ -4,11 +4,13 @@
 #   PREFLIGHT=path/to/preflight  the binary to measure (default: a fresh debug build)
 #   N=10 DURATION=60s            runs per clean app, soak length
 #   APPS="gunicorn-pg nginx-proxy express"  clean apps to run
-#   LEAKS="session closewait node-big node-heap py-bytes py-clean node-heap-long node-clean-long"
+#   LEAKS="session closewait node-big node-heap node-clean py-bytes py-clean node-heap-long node-clean-long"
 #                                one run each ("" for none): a leak that must fail on its signal,
 #                                or (*-clean*) its clean twin with the same settings, which must pass
 #   LONG=180s                    length of the *-long cases (a Node heap is judged after 5 full
-#                                collections; V8 runs one every 10-30 s)
+#                                collections; at 100 req/s V8 runs one every 10-30 s)
+#   NODE_RATE=300                rate of node-heap and its twin node-clean (60 s: about 7 full
+#                                collections at 300 req/s)
 #   EXTRA='max_p99 = "2s"'       extra keys for every soak item
 # Needs ci/install-deps.sh (nginx, PostgreSQL, the apps' packages). Load goes to loopback only.
 set -euo pipefail
@@ -17,8 +19,9 @@ repo=$PWD
 N="${N:-10}"
 DURATION="${DURATION:-60s}"
 APPS="${APPS:-gunicorn-pg nginx-proxy express}"
-LEAKS="${LEAKS-session closewait node-big node-heap py-bytes py-clean node-heap-long node-clean-long}"
+LEAKS="${LEAKS-session closewait node-big node-heap node-clean py-bytes py-clean node-heap-long node-clean-long}"
 LONG="${LONG:-180s}"
+NODE_RATE="${NODE_RATE:-300}"
 EXTRA="${EXTRA:-}"
 if [ -z "${PREFLIGHT:-}" ]; then
   cargo build --quiet --bin preflight -p preflight
@@ -75,6 +78,10 @@ soak() {
   load=$(cut -d' ' -f1 /proc/loadavg)
   local code=0
   (cd "$work/run" && CI=true NO_COLOR=1 "$PREFLIGHT" run x.toml --json out.json >/dev/null 2>err.txt) || code=$?
+  # Every run's output and JSON report are kept for reading afterwards.
+  local runs="${TMPDIR:-/tmp}/soak-real-runs"
+  mkdir -p "$runs" && cp "$work/run/err.txt" "$runs/${label// /_}.txt"
+  cp "$work/run/out.json" "$runs/${label// /_}.json" 2>/dev/null || true
   if [ "$code" -eq 2 ]; then
     echo "$label: CHECKLIST ERROR: $(head -3 "$work/run/err.txt" | tr '\n' ' ' | cut -c1-240)"
     return 2
@@ -128,7 +135,8 @@ for leak in $LEAKS; do
     # kept per database request are doubled (300 B per request served).
     session) checklist gunicorn-pg 40 LEAK_SESSION_EVERY=501 ;;
     closewait) checklist gunicorn-pg 40 LEAK_UPSTREAM_EVERY=25 ;;
-    node-heap) checklist express 100 LEAK_CLOSURE_BYTES=300 ;;
+    node-heap) checklist express "$NODE_RATE" LEAK_CLOSURE_BYTES=300 ;;
+    node-clean) checklist express "$NODE_RATE" ;;
     py-bytes) checklist gunicorn-pg 40 LEAK_BYTES=600 "${py_prod[@]}" ;;
     py-clean) checklist gunicorn-pg 40 "${py_prod[@]}" ;;
     node-big) DUR=20s checklist express 50 LEAK_CLOSURE_BYTES=200000 ;;

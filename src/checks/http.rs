@@ -14,6 +14,7 @@ use super::{Check, CheckContext, CheckOutput, RunResource};
 use crate::syntax::{ByteSize, Dur, ItemErrorKind, OneOrMany, Pattern, Template};
 
 crate::item_config! {
+    tls;
     /// A request that must get the expected answer in time.
     pub struct HttpItem {
         #[serde(default)]
@@ -44,23 +45,6 @@ crate::item_config! {
         /// Most of the body read (default 10 MiB); checks of the body see only this much.
         #[serde(default)]
         pub max_body: Option<ByteSize>,
-        /// A PEM bundle of CA certificates trusted in addition to the system's.
-        #[serde(default)]
-        pub ca: Option<Template>,
-        /// Do not verify the server's certificate (named in the report).
-        #[serde(default)]
-        pub insecure: Option<bool>,
-        /// A PEM client certificate and its key, for servers that ask for one.
-        #[serde(default)]
-        pub client_cert: Option<Template>,
-        #[serde(default)]
-        pub client_key: Option<Template>,
-    }
-}
-
-impl HttpItem {
-    fn tls(&self) -> TlsOptions {
-        TlsOptions::from_keys(&self.ca, self.insecure, &self.client_cert, &self.client_key)
     }
 }
 

@@ -55,9 +55,49 @@ pub trait ItemConfig {
 /// (`description`, `timeout`, `retries`, `retry_delay`, `needs`, `tags`, `blocking`), with
 /// `deny_unknown_fields`, and its JSON Schema (`preflight schema`; a field whose type has none,
 /// like `toml::Spanned<T>`, says `#[schemars(with = "T")]`). (serde's `flatten` would lose both
-/// `deny_unknown_fields` and spans.)
+/// `deny_unknown_fields` and spans.) `item_config! { tls; pub struct ... }` adds the TLS keys
+/// (`ca`, `insecure`, `client_cert`, `client_key`) and `tls()`.
 #[macro_export]
 macro_rules! item_config {
+    // `tls;` first: the item also has the TLS keys of its HTTP client and a `tls()` reading them.
+    (
+        tls;
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $crate::item_config! {
+            $(#[$meta])*
+            pub struct $name {
+                $( $(#[$fmeta])* pub $field : $ty, )*
+                /// A PEM bundle of CA certificates trusted in addition to the system's.
+                #[serde(default)]
+                pub ca: Option<$crate::syntax::Template>,
+                /// Do not verify certificates (named in the report).
+                #[serde(default)]
+                pub insecure: Option<bool>,
+                /// A PEM client certificate, for servers that ask for one (with `client_key`).
+                #[serde(default)]
+                pub client_cert: Option<$crate::syntax::Template>,
+                /// The client certificate's PEM private key.
+                #[serde(default)]
+                pub client_key: Option<$crate::syntax::Template>,
+            }
+        }
+
+        impl $name {
+            /// The TLS settings of the item's HTTP clients.
+            pub fn tls(&self) -> $crate::checks::tls::TlsOptions {
+                $crate::checks::tls::TlsOptions::from_keys(
+                    &self.ca,
+                    self.insecure,
+                    &self.client_cert,
+                    &self.client_key,
+                )
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         pub struct $name:ident {

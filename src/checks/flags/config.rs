@@ -10,6 +10,7 @@ use crate::checks::http::{HttpUrl, JsonPointer};
 use crate::syntax::{Dur, Pattern, Template};
 
 crate::item_config! {
+    tls;
     /// A flag source and the rules its flags must hold.
     #[derive(Clone)]
     pub struct FlagsItem {
@@ -70,29 +71,6 @@ crate::item_config! {
         pub age: Option<AgeRule>,
         #[serde(default)]
         pub code_refs: Option<CodeRefsRule>,
-        /// A PEM bundle of CA certificates trusted in addition to the system's (URL sources).
-        #[serde(default)]
-        pub ca: Option<Template>,
-        /// Do not verify the source's certificate (named in the report).
-        #[serde(default)]
-        pub insecure: Option<bool>,
-        /// A PEM client certificate and its key, for sources that ask for one.
-        #[serde(default)]
-        pub client_cert: Option<Template>,
-        #[serde(default)]
-        pub client_key: Option<Template>,
-    }
-}
-
-impl FlagsItem {
-    /// The TLS settings of the source's HTTP client.
-    pub fn tls(&self) -> crate::checks::tls::TlsOptions {
-        crate::checks::tls::TlsOptions::from_keys(
-            &self.ca,
-            self.insecure,
-            &self.client_cert,
-            &self.client_key,
-        )
     }
 }
 

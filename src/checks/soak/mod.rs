@@ -52,6 +52,7 @@ const DEFAULT_MIN_UPTIME: Duration = Duration::from_secs(7 * 86400);
 pub const MAX_CONNECTIONS: usize = 10_000;
 
 crate::item_config! {
+    tls;
     /// Load for a while; fail on leaks (fds, connections, pool, memory trend), latency
     /// breaches, errors and timeouts.
     pub struct SoakItem {
@@ -116,18 +117,6 @@ crate::item_config! {
         /// Allow load against hosts that are not loopback (off: load only goes to 127.0.0.1/::1).
         #[serde(default)]
         pub allow_remote: bool,
-        /// A PEM bundle of CA certificates trusted in addition to the system's (https targets
-        /// and `watch.metrics`).
-        #[serde(default)]
-        pub ca: Option<Template>,
-        /// Do not verify certificates (named in the report).
-        #[serde(default)]
-        pub insecure: Option<bool>,
-        /// A PEM client certificate and its key, for servers that ask for one.
-        #[serde(default)]
-        pub client_cert: Option<Template>,
-        #[serde(default)]
-        pub client_key: Option<Template>,
     }
 }
 
@@ -568,16 +557,6 @@ fn non_loopback(host: &str) -> Option<String> {
 }
 
 impl SoakItem {
-    /// The TLS settings of the load's and the metrics scraper's HTTP clients.
-    pub fn tls(&self) -> crate::checks::tls::TlsOptions {
-        crate::checks::tls::TlsOptions::from_keys(
-            &self.ca,
-            self.insecure,
-            &self.client_cert,
-            &self.client_key,
-        )
-    }
-
     /// Resolves everything that needs the run: the pid, the targets' addresses, the ports.
     async fn prepare(&self, cx: &CheckContext) -> Result<(LoadConfig, WatchConfig), CheckOutput> {
         let spec = self.watch.clone().unwrap_or_default();
