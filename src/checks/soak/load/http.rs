@@ -653,6 +653,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bodies_larger_than_the_buffer_are_read_through() {
+        // 100 kB by length and 40 kB in one chunk: several buffers' worth each.
+        let big = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{}",
+            "x".repeat(100_000)
+        );
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9c40\r\n{}\r\n0\r\n\r\n",
+            "y".repeat(40_000)
+        );
+        let (big, chunked): (&'static str, &'static str) = (big.leak(), chunked.leak());
+        let r = exchange_all(vec![Some(big), Some(chunked), Some(OK_LEN)], Method::GET, 3).await;
+        assert_eq!(r, vec![Ok(()), Ok(()), Ok(())]);
+    }
+
+    #[tokio::test]
     async fn a_head_answer_has_no_body_whatever_its_length_says() {
         let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
         let r = exchange_all(vec![Some(head), Some(head)], Method::HEAD, 2).await;
