@@ -502,7 +502,8 @@ fn the_run_a_failure_names_is_the_run_whose_artifacts_were_saved() {
     let disabled = "<!doctype html><title>Run 2</title><input type=checkbox id=box disabled>";
     let site = Site::serve(&[("r1.html", missing), ("r2.html", disabled)]);
     let sb = Sandbox::new();
-    // Run 2 fails at once (a disabled box); run 1 only when its 3 s wait for the box ends.
+    // Run 2 fails at once (a disabled box); run 1 only when its 15 s wait for the box ends (a
+    // margin for a busy CI machine, where the two Chromium sessions can start seconds apart).
     let run = sb.run(
         &format!(
             r##"[browser.boxes]
@@ -510,7 +511,7 @@ repeat = 2
 parallel = 2
 steps = [
   {{ goto = "{}/r${{run}}.html" }},
-  {{ check = "#box", timeout = "3s" }},
+  {{ check = "#box", timeout = "15s" }},
 ]
 "##,
             site.base

@@ -88,7 +88,7 @@ pub(super) fn judge(inp: &Inputs<'_>, f: &mut Findings) {
         }
         Some(pts) => {
             f.warnings.push(format!(
-                "memory: {} full collections of the Node heap under load after the warm-up, {MIN_FULL_GCS} needed to judge the live heap (V8 runs one every 10–30 s): judged on the heap's troughs instead, which climb with promoted garbage between full collections and show only large leaks; soak longer (3 min or more)",
+                "memory: {} full collections of the Node heap under load after the warm-up, {MIN_FULL_GCS} needed to judge the live heap (V8 collects fully as the old generation fills: fewer times at a lower rate or on a busy machine): judged on the heap's troughs instead, which climb with promoted garbage between full collections and show only large leaks; soak longer (at 100 req/s, 3 minutes) or at a higher rate",
                 pts.len()
             ));
             troughs_trend(inp, &name, &get)
